@@ -1,0 +1,201 @@
+//! What every command needs around Docker: the project root, the flavour, the engine, images,
+//! containers, ports and waiting for a page.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::http;
+
+/// Environment variable behind the global `--offline` flag.
+pub const OFFLINE_VAR: &str = "XTASK_OFFLINE";
+
+/// Where the images come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    /// Alpine and the official images from Docker Hub: what users get.
+    Upstream,
+    /// Debian bases built on this machine (`cargo xtask bases`): for machines without a registry.
+    Offline,
+}
+
+impl Flavour {
+    pub fn of(sh: &Shell) -> Flavour {
+        match sh.var(OFFLINE_VAR).as_deref() {
+            Ok("1" | "true" | "yes" | "on") => Flavour::Offline,
+            _ => Flavour::Upstream,
+        }
+    }
+
+    /// Suffix of image tags built in this flavour: `dockerlab/nginx:1.0.0-offline`.
+    pub fn tag_suffix(self) -> &'static str {
+        match self {
+            Flavour::Upstream => "",
+            Flavour::Offline => "-offline",
+        }
+    }
+}
+
+/// The workspace root, whatever directory `cargo xtask` was started from.
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+/// Fails with advice when no Docker engine answers.
+pub fn engine(sh: &Shell) -> Result<()> {
+    let format = "{{.Server.Version}}";
+    let out = cmd!(sh, "docker version --format {format}")
+        .quiet()
+        .ignore_status()
+        .output()
+        .context(
+            "running `docker`: install the Docker client (Debian: apt-get install docker.io)",
+        )?;
+    if !out.status.success() {
+        bail!(
+            "no Docker engine is reachable ({}): start one with `sudo systemctl start docker` \
+             (or `sudo dockerd &`), then check `docker version`",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("no answer")
+                .trim()
+        );
+    }
+    Ok(())
+}
+
+pub fn image_exists(sh: &Shell, image: &str) -> bool {
+    let format = "{{.Id}}";
+    cmd!(sh, "docker image inspect --format {format} {image}")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+}
+
+/// Makes sure the image a Dockerfile starts `FROM` is here: pulls it if needed, and says what to
+/// do when no registry can be reached.
+pub fn ensure_pulled(sh: &Shell, image: &str) -> Result<()> {
+    if image_exists(sh, image) {
+        return Ok(());
+    }
+    cmd!(sh, "docker pull --quiet {image}")
+        .run()
+        .with_context(|| {
+            format!(
+                "base image {image} is not here and could not be pulled (no registry reachable?): \
+             use --offline to build on a local Debian base instead"
+            )
+        })
+}
+
+/// The git revision the images are built from (`unknown` outside a git checkout).
+pub fn git_revision(sh: &Shell) -> String {
+    cmd!(sh, "git rev-parse --short=12 HEAD")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The commit date, used as the image's creation date so that rebuilds of one commit hit the
+/// cache (a wall-clock date would change every build).
+pub fn git_date(sh: &Shell) -> String {
+    cmd!(sh, "git log -1 --format=%cI")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .ok()
+        .filter(|date| !date.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Removes a container if it exists, quietly.
+pub fn remove_container(sh: &Shell, name: &str) {
+    let _ = cmd!(sh, "docker rm --force --volumes {name}")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run();
+}
+
+/// A container that is removed when the value goes out of scope (tests, benchmarks).
+pub struct Container<'a> {
+    sh: &'a Shell,
+    pub name: String,
+}
+
+impl<'a> Container<'a> {
+    /// `docker run --detach --name NAME ARGS…`, removing a leftover of the same name first.
+    pub fn run(sh: &'a Shell, name: &str, args: &[&str]) -> Result<Container<'a>> {
+        remove_container(sh, name);
+        cmd!(sh, "docker run --detach --name {name} {args...}")
+            .ignore_stdout()
+            .run()
+            .with_context(|| format!("starting container {name}"))?;
+        Ok(Container {
+            sh,
+            name: name.into(),
+        })
+    }
+
+    /// `docker inspect --format FORMAT` of this container.
+    pub fn inspect(&self, format: &str) -> Result<String> {
+        let name = &self.name;
+        Ok(cmd!(self.sh, "docker inspect --format {format} {name}")
+            .quiet()
+            .read()?)
+    }
+}
+
+impl Container<'_> {
+    /// The host address a container port is published on: `127.0.0.1:32768`.
+    pub fn published(&self, port: u16) -> Result<String> {
+        let name = &self.name;
+        let spec = format!("{port}/tcp");
+        let out = cmd!(self.sh, "docker port {name} {spec}").quiet().read()?;
+        out.lines()
+            .next()
+            .map(|addr| addr.replace("0.0.0.0:", "127.0.0.1:"))
+            .with_context(|| format!("port {port} of {name} is not published"))
+    }
+}
+
+impl Drop for Container<'_> {
+    fn drop(&mut self) {
+        remove_container(self.sh, &self.name);
+    }
+}
+
+/// Fails with a hint when something already listens on the host port.
+pub fn port_free(port: u16) -> Result<()> {
+    TcpListener::bind(("0.0.0.0", port))
+        .map(drop)
+        .map_err(|err| {
+            anyhow!("port {port} is already taken ({err}): pick another one with --port")
+        })
+}
+
+/// Polls `url` until it answers 200, for at most `limit`.
+pub fn wait_http(url: &str, limit: Duration) -> Result<http::Response> {
+    let start = Instant::now();
+    loop {
+        let last = match http::get(url) {
+            Ok(resp) if resp.status == 200 => return Ok(resp),
+            Ok(resp) => format!("status {}", resp.status),
+            Err(err) => format!("{err:#}"),
+        };
+        if start.elapsed() > limit {
+            bail!("{url} did not answer 200 within {limit:?} (last: {last})");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

