@@ -76,16 +76,25 @@ impl Push {
         }
         let image =
             nginx::build(sh).context("the image to push is not here and could not be built")?;
+        // Every tag is made from the image's id at once: the name may be rebuilt meanwhile (by
+        // another checkout on the same engine), the id cannot.
+        let format = "{{.Id}}";
+        let id = cmd!(sh, "docker image inspect --format {format} {image}")
+            .quiet()
+            .read()?;
+        for tag in &target.tags {
+            let reference = target.reference(tag);
+            cmd!(sh, "docker tag {id} {reference}").run()?;
+        }
         let mut pushed: Option<String> = None;
         for tag in &target.tags {
             let reference = target.reference(tag);
-            cmd!(sh, "docker tag {image} {reference}").run()?;
             let digest = target.push(&reference)?;
             match &pushed {
                 Some(first) => ensure!(
                     *first == digest,
-                    "{reference} was pushed as {digest}, the other tags as {first}: was the image \
-                     rebuilt meanwhile? Push again"
+                    "{reference} was pushed as {digest}, the other tags as {first}: the tags were \
+                     moved meanwhile; push again"
                 ),
                 None => pushed = Some(digest),
             }
@@ -204,7 +213,7 @@ impl Target {
     /// `docker login` with the password on stdin: never on a command line, never echoed.
     fn login(&self, sh: &Shell, user: &str, password: &str) -> Result<()> {
         let server: Vec<&str> = self.registry.iter().map(String::as_str).collect();
-        println!(
+        eprintln!(
             "$ docker login --username {user} --password-stdin {}  (password from ${PASSWORD_VAR})",
             server.join(" ")
         );
@@ -226,7 +235,7 @@ impl Target {
 
     /// `docker push`, its progress shown as it goes; returns the digest the registry reported.
     fn push(&self, reference: &str) -> Result<String> {
-        println!("$ docker push {reference}");
+        eprintln!("$ docker push {reference}");
         let reader = duct::cmd!("docker", "push", reference)
             .stderr_to_stdout()
             .unchecked()
@@ -657,13 +666,18 @@ impl LocalRefs<'_> {
         Ok(refs)
     }
 
+    /// Removes them all; a digest reference goes away with the last tag, so failures are only
+    /// judged by what is left.
     fn remove(&self) -> Result<()> {
         for reference in self.list()? {
-            cmd!(self.sh, "docker image rm {reference}")
+            let _ = cmd!(self.sh, "docker image rm {reference}")
                 .quiet()
                 .ignore_stdout()
-                .run()?;
+                .ignore_stderr()
+                .run();
         }
+        let left = self.list()?;
+        ensure!(left.is_empty(), "could not remove {left:?}");
         Ok(())
     }
 }
@@ -717,16 +731,18 @@ fn xtask_push(
     Ok(out)
 }
 
-/// The one error line of a failed run: it must have failed and said exactly one `error:` line.
+/// The error of a failed run: its last line, the only one saying `error:` (the lines before it
+/// are the echo of the commands it ran).
 fn the_error(out: &Output) -> Result<String> {
     ensure!(!out.status.success(), "it succeeded");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    let errors = stderr.lines().filter(|l| l.starts_with("error:")).count();
+    let last = stderr.trim_end().lines().last().unwrap_or_default();
     ensure!(
-        errors.len() == 1 && stderr.trim_end().lines().count() == 1,
-        "stderr is not one error line: {stderr:?}"
+        errors == 1 && last.starts_with("error:"),
+        "the error is not one last line: {stderr:?}"
     );
-    Ok(errors[0].to_string())
+    Ok(last.to_string())
 }
 
 /// The checks of `cargo xtask test` for `cargo xtask push`.
@@ -881,7 +897,6 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
         "push: local tags deleted, the image pulled back by the reported digest",
         || {
             refs.remove()?;
-            ensure!(refs.list()?.is_empty(), "left: {:?}", refs.list()?);
             let config = config.as_ref().map_err(|e| anyhow!("{e:#}"))?;
             let reference = format!("{name}@{digest}");
             cmd!(sh, "docker pull {reference}")
@@ -959,9 +974,18 @@ fn rejects_bad_input_without_docker(sh: &Shell) -> impl FnOnce() -> Result<()> +
         let long_tag = "v".repeat(TAG_MAX + 1);
         let long_name = format!("dockerlab/{}", "n".repeat(NAME_MAX));
         let cases: [(&[&str], &str); 6] = [
-            (&["--tag", "Bad Tag"], "invalid tag"),
-            (&["--tag", "-rc1"], "invalid tag"),
-            (&["--tag", &long_tag], "invalid tag"),
+            (
+                &["--repository", TEST_REPOSITORY, "--tag", "Bad Tag"],
+                "invalid tag",
+            ),
+            (
+                &["--repository", TEST_REPOSITORY, "--tag=-rc1"],
+                "invalid tag",
+            ),
+            (
+                &["--repository", TEST_REPOSITORY, "--tag", &long_tag],
+                "invalid tag",
+            ),
             (&["--repository", "Dockerlab/Nginx"], "invalid repository"),
             (
                 &["--repository", "dockerlab/my nginx"],
@@ -976,15 +1000,11 @@ fn rejects_bad_input_without_docker(sh: &Shell) -> impl FnOnce() -> Result<()> +
         );
         let exe = std::env::current_exe()?;
         for (args, expected) in cases {
-            // A later --repository wins over xtask_push's, so each case can bring its own.
-            let out = cmd!(
-                sh,
-                "{exe} push --registry 127.0.0.1:9 --repository {TEST_REPOSITORY} {args...}"
-            )
-            .env("PATH", &path)
-            .env("DOCKER_CONFIG", &config)
-            .ignore_status()
-            .output()?;
+            let out = cmd!(sh, "{exe} push --registry 127.0.0.1:9 {args...}")
+                .env("PATH", &path)
+                .env("DOCKER_CONFIG", &config)
+                .ignore_status()
+                .output()?;
             let error = the_error(&out).with_context(|| format!("{args:?}"))?;
             println!("    | {error}");
             ensure!(
