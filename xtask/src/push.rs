@@ -45,70 +45,23 @@ pub struct Push {
 
 impl Push {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        let flavour = Flavour::of(sh);
-        let username = sh.var(USERNAME_VAR).ok().filter(|v| !v.is_empty());
-        let password = sh.var(PASSWORD_VAR).ok().filter(|v| !v.is_empty());
-        let credentials = match (username, password) {
-            (Some(user), Some(password)) => Some((user, password)),
-            (None, None) => None,
-            _ => bail!(
-                "set both {USERNAME_VAR} and {PASSWORD_VAR} to log in, or neither to use your \
-                 existing `docker login`"
-            ),
-        };
-        let mut tags = vec![version_tag(flavour)];
-        let revision = docker::git_revision(sh);
-        if revision != "unknown" {
-            tags.push(format!("{revision}{}", flavour.tag_suffix()));
-        }
+        let credentials = credentials(sh)?;
+        let mut tags = default_tags(sh);
         tags.extend(self.tags);
-        // Everything the user typed is checked before docker is asked anything.
+        // Everything the user gave is checked before docker is asked anything.
         let target = Target::new(
             self.registry.as_deref(),
             self.repository.as_deref(),
             credentials.as_ref().map(|(user, _)| user.as_str()),
             tags,
         )?;
-
         docker::engine(sh)?;
         if let Some((user, password)) = &credentials {
             target.login(sh, user, password)?;
         }
         let image =
             nginx::build(sh).context("the image to push is not here and could not be built")?;
-        // Every tag is made from the image's id at once: the name may be rebuilt meanwhile (by
-        // another checkout on the same engine), the id cannot.
-        let format = "{{.Id}}";
-        let id = cmd!(sh, "docker image inspect --format {format} {image}")
-            .quiet()
-            .read()?;
-        for tag in &target.tags {
-            let reference = target.reference(tag);
-            cmd!(sh, "docker tag {id} {reference}").run()?;
-        }
-        let mut pushed: Option<String> = None;
-        for tag in &target.tags {
-            let reference = target.reference(tag);
-            let digest = target.push(&reference)?;
-            match &pushed {
-                Some(first) => ensure!(
-                    *first == digest,
-                    "{reference} was pushed as {digest}, the other tags as {first}: the tags were \
-                     moved meanwhile; push again"
-                ),
-                None => pushed = Some(digest),
-            }
-        }
-        let digest = pushed.context("no tag to push")?;
-        for tag in &target.tags {
-            let served = target.served_digest(sh, tag)?;
-            ensure!(
-                served == digest,
-                "{} serves {served} for {tag}, but {digest} was pushed",
-                target.shown()
-            );
-            println!("pushed {}@{digest}", target.reference(tag));
-        }
+        let digest = target.publish(sh, &image)?;
         println!(
             "verified: {} serves {digest} for every tag; anyone can run it with\n  \
              docker run --rm --publish 8080:8080 {}@{digest}",
@@ -117,6 +70,32 @@ impl Push {
         );
         Ok(())
     }
+}
+
+/// `DOCKER_USERNAME` and `DOCKER_PASSWORD`: both (log in with them) or neither (use the existing
+/// `docker login`).
+fn credentials(sh: &Shell) -> Result<Option<(String, String)>> {
+    let username = sh.var(USERNAME_VAR).ok().filter(|v| !v.is_empty());
+    let password = sh.var(PASSWORD_VAR).ok().filter(|v| !v.is_empty());
+    match (username, password) {
+        (Some(user), Some(password)) => Ok(Some((user, password))),
+        (None, None) => Ok(None),
+        _ => bail!(
+            "set both {USERNAME_VAR} and {PASSWORD_VAR} to log in, or neither to use your \
+             existing `docker login`"
+        ),
+    }
+}
+
+/// The version (`1.0.0`, `1.0.0-offline`) and the git commit (`caddd76c2f33`, `…-offline`).
+fn default_tags(sh: &Shell) -> Vec<String> {
+    let flavour = Flavour::of(sh);
+    let mut tags = vec![version_tag(flavour)];
+    let revision = docker::git_revision(sh);
+    if revision != "unknown" {
+        tags.push(format!("{revision}{}", flavour.tag_suffix()));
+    }
+    tags
 }
 
 /// The tag of the version, as the local image has it: `1.0.0` or `1.0.0-offline`.
@@ -208,6 +187,45 @@ impl Target {
             });
             host == "localhost" || host.starts_with("127.") || host == "[::1]"
         })
+    }
+
+    /// Tags the image, pushes every tag, checks that the registry serves one digest for all of
+    /// them and returns it.
+    fn publish(&self, sh: &Shell, image: &str) -> Result<String> {
+        // Every tag is made from the image's id at once: the name may be rebuilt meanwhile (by
+        // another checkout on the same engine), the id cannot.
+        let format = "{{.Id}}";
+        let id = cmd!(sh, "docker image inspect --format {format} {image}")
+            .quiet()
+            .read()?;
+        for tag in &self.tags {
+            let reference = self.reference(tag);
+            cmd!(sh, "docker tag {id} {reference}").run()?;
+        }
+        let mut pushed: Option<String> = None;
+        for tag in &self.tags {
+            let reference = self.reference(tag);
+            let digest = self.push(&reference)?;
+            match &pushed {
+                Some(first) => ensure!(
+                    *first == digest,
+                    "{reference} was pushed as {digest}, the other tags as {first}: the tags were \
+                     moved meanwhile; push again"
+                ),
+                None => pushed = Some(digest),
+            }
+        }
+        let digest = pushed.context("no tag to push")?;
+        for tag in &self.tags {
+            let served = self.served_digest(sh, tag)?;
+            ensure!(
+                served == digest,
+                "{} serves {served} for {tag}, but {digest} was pushed",
+                self.shown()
+            );
+            println!("pushed {}@{digest}", self.reference(tag));
+        }
+        Ok(digest)
     }
 
     /// `docker login` with the password on stdin: never on a command line, never echoed.
