@@ -273,8 +273,10 @@ impl Target {
         if !status.success() {
             return Err(self.failure(&text, "push", reference));
         }
-        digest_in(&text)
-            .with_context(|| format!("docker push of {reference} reported no digest:\n{text}"))
+        digest_in(&text).with_context(|| {
+            let last = text.lines().last().unwrap_or("no output");
+            format!("docker push of {reference} reported no `digest: sha256:…` line (its last line: {last})")
+        })
     }
 
     /// The digest the registry itself serves for a tag (`docker manifest inspect`, with the
@@ -293,8 +295,12 @@ impl Target {
         .quiet()
         .read()
         .with_context(|| format!("asking {} for the manifest of {reference}", self.shown()))?;
-        descriptor_digest(&manifest)
-            .with_context(|| format!("no digest in the manifest of {reference}:\n{manifest}"))
+        descriptor_digest(&manifest).with_context(|| {
+            format!(
+                "`docker manifest inspect --verbose {reference}` gave no Descriptor digest (a \
+                 multi-platform list?)"
+            )
+        })
     }
 
     /// Docker's error of a login or push, in plain words: one line saying what to do.
@@ -727,6 +733,7 @@ fn xtask_push(
     config: &Path,
     credentials: Option<(&str, &str)>,
     args: &[&str],
+    path: Option<&str>,
 ) -> Result<Output> {
     let exe = std::env::current_exe().context("finding the xtask binary")?;
     let mut push = cmd!(
@@ -739,6 +746,9 @@ fn xtask_push(
     if let Some((user, password)) = credentials {
         push = push.env(USERNAME_VAR, user).env(PASSWORD_VAR, password);
     }
+    if let Some(path) = path {
+        push = push.env("PATH", path);
+    }
     let out = push.ignore_status().output()?;
     for line in String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -747,6 +757,23 @@ fn xtask_push(
         println!("    | {line}");
     }
     Ok(out)
+}
+
+/// Writes a `docker` shell script with this body into the scratch directory (to put first on PATH).
+fn stand_in_docker(scratch: &Scratch, body: &str) -> Result<PathBuf> {
+    let docker = scratch.join("docker");
+    fs::write(&docker, format!("#!/bin/sh\n{body}"))?;
+    fs::set_permissions(&docker, fs::Permissions::from_mode(0o755))?;
+    Ok(docker)
+}
+
+/// The program of that name on PATH.
+fn which(program: &str) -> Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|file| file.is_file())
+        .with_context(|| format!("{program} is not on PATH"))
 }
 
 /// The error of a failed run: its last line, the only one saying `error:` (the lines before it
@@ -810,7 +837,7 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
         || {
             let config = registry.docker_config("docker-wrong")?;
             let wrong = format!("{password}-wrong");
-            let out = xtask_push(sh, addr, &config, Some((user, &wrong)), &[])?;
+            let out = xtask_push(sh, addr, &config, Some((user, &wrong)), &[], None)?;
             let error = the_error(&out)?;
             ensure!(
                 error.contains("401 Unauthorized") && error.contains(PASSWORD_VAR),
@@ -833,7 +860,7 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
         "push: without a login the 401 is explained, nothing pushed",
         || {
             let config = registry.docker_config("docker-none")?;
-            let out = xtask_push(sh, addr, &config, None, &[])?;
+            let out = xtask_push(sh, addr, &config, None, &[], None)?;
             let error = the_error(&out)?;
             ensure!(
                 error.contains("not logged in") && error.contains("401 Unauthorized"),
@@ -852,9 +879,37 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
         || {
             let config = registry.docker_config("docker-unreachable")?;
             let nowhere = format!("127.0.0.1:{}", free_port()?);
-            let out = xtask_push(sh, &nowhere, &config, Some((user, password)), &[])?;
+            let out = xtask_push(sh, &nowhere, &config, Some((user, password)), &[], None)?;
             let error = the_error(&out)?;
             ensure!(error.contains("unreachable"), "unclear: {error}");
+            Ok(())
+        },
+    );
+    suite.check(
+        "push: an image that cannot be built is said so, nothing pushed",
+        || {
+            // The real docker for everything but `docker build`, which fails as a broken
+            // Dockerfile or a missing base would.
+            let scratch = Scratch::new("nobuild")?;
+            let real = which("docker")?;
+            stand_in_docker(
+                &scratch,
+                &format!(
+                    "if [ \"$1\" = build ]; then echo 'simulated build failure' >&2; exit 1; fi\n\
+                     exec '{}' \"$@\"\n",
+                    real.display()
+                ),
+            )?;
+            let config = registry.docker_config("docker-nobuild")?;
+            let path = format!("{}:{}", scratch.0.display(), std::env::var("PATH")?);
+            let out = xtask_push(sh, addr, &config, Some((user, password)), &[], Some(&path))?;
+            let error = the_error(&out)?;
+            ensure!(error.contains("could not be built"), "unclear: {error}");
+            let catalog = registry.catalog()?;
+            ensure!(
+                catalog == r#"{"repositories":[]}"#,
+                "the registry holds {catalog}"
+            );
             Ok(())
         },
     );
@@ -865,7 +920,14 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
         "push: cargo xtask push publishes version, commit and --tag with one digest",
         || {
             let config = config.as_ref().map_err(|e| anyhow!("{e:#}"))?;
-            let out = xtask_push(sh, addr, config, Some((user, password)), &["--tag", "e2e"])?;
+            let out = xtask_push(
+                sh,
+                addr,
+                config,
+                Some((user, password)),
+                &["--tag", "e2e"],
+                None,
+            )?;
             ensure!(out.status.success(), "cargo xtask push failed");
             let stdout = String::from_utf8_lossy(&out.stdout);
             let flavour = Flavour::of(sh);
@@ -982,12 +1044,7 @@ fn rejects_bad_input_without_docker(sh: &Shell) -> impl FnOnce() -> Result<()> +
     move || {
         let scratch = Scratch::new("reject")?;
         let marker = scratch.join("docker-was-called");
-        let docker = scratch.join("docker");
-        fs::write(
-            &docker,
-            format!("#!/bin/sh\n: > '{}'\nexit 1\n", marker.display()),
-        )?;
-        fs::set_permissions(&docker, fs::Permissions::from_mode(0o755))?;
+        let docker = stand_in_docker(&scratch, &format!(": > '{}'\nexit 1\n", marker.display()))?;
         let config = scratch.join("config");
         let long_tag = "v".repeat(TAG_MAX + 1);
         let long_name = format!("dockerlab/{}", "n".repeat(NAME_MAX));
