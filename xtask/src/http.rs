@@ -49,6 +49,29 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &str) ->
     parse(&String::from_utf8_lossy(&raw)).with_context(|| format!("answer of {url}"))
 }
 
+/// The `Authorization` header value of HTTP basic auth (RFC 7617): `Basic base64(user:password)`.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("{user}:{password}");
+    let mut out = String::from("Basic ");
+    for chunk in input.as_bytes().chunks(3) {
+        let bytes = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let bits = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(bits >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// `http://host:port/path` → (`host:port`, `/path`).
 fn split_url(url: &str) -> Result<(&str, &str)> {
     let Some(rest) = url.strip_prefix("http://") else {
@@ -95,6 +118,18 @@ mod tests {
             ("localhost:1", "/")
         );
         assert!(split_url("https://example.org/").is_err());
+    }
+
+    #[test]
+    fn encodes_basic_auth() {
+        // RFC 7617's example, and every padding length.
+        assert_eq!(
+            basic_auth("Aladdin", "open sesame"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(basic_auth("a", ""), "Basic YTo=");
+        assert_eq!(basic_auth("ab", ""), "Basic YWI6");
+        assert_eq!(basic_auth("ab", "c"), "Basic YWI6Yw==");
     }
 
     #[test]
