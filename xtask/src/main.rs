@@ -6,6 +6,7 @@ mod bases;
 mod docker;
 mod http;
 mod nginx;
+mod redmine;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -30,6 +31,7 @@ pub struct Cli {
 enum Command {
     Nginx(nginx::Nginx),
     Bases(bases::Bases),
+    Redmine(redmine::Redmine),
     Test(test::Test),
 }
 
@@ -53,6 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Nginx(cmd) => cmd.run(&sh),
         Command::Bases(cmd) => cmd.run(&sh),
+        Command::Redmine(cmd) => cmd.run(&sh),
         Command::Test(cmd) => cmd.run(&sh),
     }
 }
