@@ -26,7 +26,7 @@ pub struct Redmine {
     #[command(subcommand)]
     action: Option<Action>,
     /// Host port (on 127.0.0.1) to publish Redmine on.
-    #[arg(long, default_value_t = 8080)]
+    #[arg(long, default_value_t = 8080, global = true)]
     port: u16,
 }
 
@@ -150,15 +150,25 @@ impl Stack {
             bases::ensure(sh, false)?;
         }
         self.ensure_secrets()?;
-        self.compose(sh, &["up", "--build", "--wait", "--wait-timeout", "300"])
-            .run()
-            .with_context(|| {
-                format!(
-                    "bringing the Redmine stack up failed (see above; `cargo xtask redmine logs`); \
+        self.compose(
+            sh,
+            &[
+                "up",
+                "--build",
+                "--quiet-build",
+                "--wait",
+                "--wait-timeout",
+                "300",
+            ],
+        )
+        .run()
+        .with_context(|| {
+            format!(
+                "bringing the Redmine stack up failed (see above; `cargo xtask redmine logs`); \
                      without a registry use --offline (project {})",
-                    self.project
-                )
-            })
+                self.project
+            )
+        })
     }
 
     pub fn down(&self, sh: &Shell, volumes: bool) -> Result<()> {
