@@ -125,10 +125,13 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
                 sh,
                 &docker::project_root().join("target/dockerlab-redmine-test/chromium"),
             )?;
-            browser.open(&format!(
-                "{base}/projects/{PROJECT}/issues/{}",
-                fixture.issue
-            ))?;
+            // The issue's page, as anyone sees it (the project is public).
+            browser.open(&format!("{base}/issues/{}", fixture.issue))?;
+            let page = browser.eval("return location.href + ' ' + document.title")?;
+            ensure!(
+                page.contains(&fixture.subject),
+                "the browser shows {page}, not our issue"
+            );
             let colour = browser.eval(
                 "return getComputedStyle(document.querySelector('#header')).backgroundColor",
             )?;
