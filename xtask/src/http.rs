@@ -49,27 +49,133 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &str) ->
     parse(&String::from_utf8_lossy(&raw)).with_context(|| format!("answer of {url}"))
 }
 
+/// A browser-like visitor of one site: carries the cookies the site sets (Redmine's session)
+/// from response to request. Redirects are not followed: callers check where they lead.
+#[derive(Default)]
+pub struct Session {
+    cookies: Vec<(String, String)>,
+}
+
+impl Session {
+    pub fn get(&mut self, url: &str) -> Result<Response> {
+        self.send("GET", url, None, "")
+    }
+
+    /// Posts a form (`application/x-www-form-urlencoded`).
+    pub fn post_form(&mut self, url: &str, fields: &[(&str, &str)]) -> Result<Response> {
+        let body = fields
+            .iter()
+            .map(|(name, value)| format!("{}={}", form_encode(name), form_encode(value)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.send(
+            "POST",
+            url,
+            Some("application/x-www-form-urlencoded"),
+            &body,
+        )
+    }
+
+    fn send(
+        &mut self,
+        method: &str,
+        url: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> Result<Response> {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut headers = vec![];
+        if !cookie.is_empty() {
+            headers.push(("Cookie", cookie.as_str()));
+        }
+        if let Some(content_type) = content_type {
+            headers.push(("Content-Type", content_type));
+        }
+        let resp = request(method, url, &headers, body)?;
+        for (name, value) in &resp.headers {
+            if !name.eq_ignore_ascii_case("set-cookie") {
+                continue;
+            }
+            let pair = value.split(';').next().unwrap_or_default();
+            if let Some((key, val)) = pair.split_once('=') {
+                self.cookies.retain(|(k, _)| k != key.trim());
+                self.cookies.push((key.trim().into(), val.trim().into()));
+            }
+        }
+        Ok(resp)
+    }
+}
+
+/// Percent-encoding of a form field (`application/x-www-form-urlencoded`).
+pub fn form_encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                out.push(byte as char)
+            }
+            b' ' => out.push('+'),
+            _ => out += &format!("%{byte:02X}"),
+        }
+    }
+    out
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
 /// The `Authorization` header value of HTTP basic auth (RFC 7617): `Basic base64(user:password)`.
 pub fn basic_auth(user: &str, password: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let input = format!("{user}:{password}");
-    let mut out = String::from("Basic ");
-    for chunk in input.as_bytes().chunks(3) {
-        let bytes = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let bits = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]);
+    format!(
+        "Basic {}",
+        base64_encode(format!("{user}:{password}").as_bytes())
+    )
+}
+
+/// Standard base64 with padding.
+fn base64_encode(data: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
         for i in 0..4 {
             if i <= chunk.len() {
-                out.push(ALPHABET[(bits >> (18 - 6 * i) & 63) as usize] as char);
+                out.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);
             } else {
                 out.push('=');
             }
         }
     }
     out
+}
+
+/// Decodes standard base64 (WebDriver's screenshots); whitespace is skipped.
+pub fn base64_decode(text: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut bits, mut n) = (0u32, 0);
+    for c in text
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+    {
+        let value = BASE64
+            .iter()
+            .position(|&b| b == c)
+            .with_context(|| format!("{:?} is not base64", c as char))?;
+        bits = bits << 6 | value as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    Ok(out)
 }
 
 /// `http://host:port/path` → (`host:port`, `/path`).
@@ -121,18 +227,6 @@ mod tests {
     }
 
     #[test]
-    fn encodes_basic_auth() {
-        // RFC 7617's example, and every padding length.
-        assert_eq!(
-            basic_auth("Aladdin", "open sesame"),
-            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-        );
-        assert_eq!(basic_auth("a", ""), "Basic YTo=");
-        assert_eq!(basic_auth("ab", ""), "Basic YWI6");
-        assert_eq!(basic_auth("ab", "c"), "Basic YWI6Yw==");
-    }
-
-    #[test]
     fn parses_a_response() {
         let resp = parse("HTTP/1.1 404 Not Found\r\nServer: nginx\r\nX-A: b: c\r\n\r\n<p>gone</p>")
             .unwrap();
@@ -141,6 +235,22 @@ mod tests {
         assert_eq!(resp.header("x-a"), Some("b: c"));
         assert_eq!(resp.body, "<p>gone</p>");
         assert!(parse("garbage").is_err());
+    }
+
+    #[test]
+    fn encodes_forms_and_base64() {
+        assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+        ] {
+            assert_eq!(base64_encode(plain.as_bytes()), coded);
+            assert_eq!(base64_decode(coded).unwrap(), plain.as_bytes());
+        }
+        assert!(base64_decode("Zm9v!").is_err());
     }
 
     #[test]
@@ -158,5 +268,17 @@ mod tests {
         let resp = get(&url).unwrap();
         server.join().unwrap();
         assert_eq!((resp.status, resp.body.as_str()), (200, "hello"));
+    }
+
+    #[test]
+    fn encodes_basic_auth() {
+        // RFC 7617's example, and every padding length.
+        assert_eq!(
+            basic_auth("Aladdin", "open sesame"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(basic_auth("a", ""), "Basic YTo=");
+        assert_eq!(basic_auth("ab", ""), "Basic YWI6");
+        assert_eq!(basic_auth("ab", "c"), "Basic YWI6Yw==");
     }
 }

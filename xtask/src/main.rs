@@ -7,6 +7,7 @@ mod docker;
 mod http;
 mod nginx;
 mod push;
+mod redmine;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -32,6 +33,7 @@ enum Command {
     Nginx(nginx::Nginx),
     Bases(bases::Bases),
     Push(push::Push),
+    Redmine(redmine::Redmine),
     Test(test::Test),
 }
 
@@ -56,6 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Nginx(cmd) => cmd.run(&sh),
         Command::Bases(cmd) => cmd.run(&sh),
         Command::Push(cmd) => cmd.run(&sh),
+        Command::Redmine(cmd) => cmd.run(&sh),
         Command::Test(cmd) => cmd.run(&sh),
     }
 }

@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
-use crate::{docker, nginx, push};
+use crate::{docker, nginx, push, redmine};
 
 /// Run every test: `cargo test`, linters, and the checks against a real Docker engine.
 #[derive(Args)]
@@ -23,6 +23,7 @@ const GROUPS: &[Group] = &[
     ("lint", lint),
     ("nginx", nginx::tests),
     ("push", push::tests),
+    ("redmine", redmine::tests),
 ];
 
 impl Test {

@@ -1,0 +1,418 @@
+//! `cargo xtask redmine`: Redmine with PostgreSQL from redmine/compose.yaml, our theme baked into
+//! the image; up, down, status, logs, backup and restore.
+
+mod checks;
+mod web;
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, ensure, Context, Result};
+use clap::{Args, Subcommand};
+use xshell::{cmd, Shell};
+
+use crate::docker::{self, Flavour};
+use crate::{bases, test::Suite};
+
+/// The database's user and name, as compose.yaml sets them.
+const DB: &str = "redmine";
+/// Where Redmine keeps attachments in both flavours' images.
+const FILES: &str = "/usr/src/redmine/files";
+
+/// Run Redmine with our theme and PostgreSQL (redmine/compose.yaml), back it up and restore it.
+#[derive(Args)]
+pub struct Redmine {
+    #[command(subcommand)]
+    action: Option<Action>,
+    /// Host port (on 127.0.0.1) to publish Redmine on.
+    #[arg(long, default_value_t = 8080, global = true)]
+    port: u16,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Build, start and wait until healthy, then print the URL and the admin login (the default).
+    Up,
+    /// Stop and remove the containers; the data stays in the volumes.
+    Down {
+        /// Also delete the volumes: the database, attachments and plugins are lost.
+        #[arg(long)]
+        volumes: bool,
+    },
+    /// Show the containers and their health.
+    Status,
+    /// Show the containers' output.
+    Logs {
+        /// Keep following the output.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Write a database dump and the attachments into backups/redmine-TIMESTAMP.tar.gz.
+    Backup,
+    /// Replace the database and attachments with those of a backup made by `backup`.
+    Restore {
+        /// The backup file (backups/redmine-….tar.gz).
+        file: PathBuf,
+    },
+}
+
+impl Redmine {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        docker::engine(sh)?;
+        let root = docker::project_root();
+        let stack = Stack {
+            project: "dockerlab-redmine".into(),
+            port: self.port,
+            secrets: root.join("redmine/.secrets"),
+            backups: root.join("backups"),
+        };
+        match self.action.unwrap_or(Action::Up) {
+            Action::Up => {
+                stack.up(sh)?;
+                println!(
+                    "Redmine is up at http://localhost:{}/ (theme: Administration › Settings › Display)\n\
+                     admin user: admin\nadmin password: {}",
+                    self.port,
+                    stack.admin_password()?
+                );
+            }
+            Action::Down { volumes } => stack.down(sh, volumes)?,
+            Action::Status => {
+                stack.compose(sh, &["ps", "--all"]).run()?;
+            }
+            Action::Logs { follow } => {
+                let follow = follow.then_some("--follow");
+                stack
+                    .compose(sh, &["logs", "--tail", "200"])
+                    .args(follow)
+                    .run()?;
+            }
+            Action::Backup => {
+                let file = stack.backup(sh)?;
+                println!("backup written to {}", file.display());
+            }
+            Action::Restore { file } => {
+                stack.restore(sh, &file)?;
+                println!("restored from {}", file.display());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One compose project of the Redmine stack: the user's, or the tests' own.
+pub struct Stack {
+    pub project: String,
+    pub port: u16,
+    /// Where the generated secrets live (gitignored; compose reads them from here).
+    pub secrets: PathBuf,
+    pub backups: PathBuf,
+}
+
+impl Stack {
+    /// `docker compose` on this project, with the flavour's files and our variables.
+    pub fn compose<'a>(&self, sh: &'a Shell, args: &[&str]) -> xshell::Cmd<'a> {
+        let project = &self.project;
+        let files = compose_files(Flavour::of(sh));
+        cmd!(
+            sh,
+            "docker compose --project-name {project} {files...} {args...}"
+        )
+        .env("REDMINE_PORT", self.port.to_string())
+        .env("REDMINE_SECRETS", &self.secrets)
+        .env("REDMINE_REVISION", docker::git_revision(sh))
+    }
+
+    /// The same for commands whose input or output is binary (dumps, archives): duct, echoed
+    /// like xshell does.
+    fn compose_bytes(&self, sh: &Shell, args: &[&str]) -> duct::Expression {
+        let mut all = vec!["compose", "--project-name", &self.project];
+        all.extend(compose_files(Flavour::of(sh)));
+        all.extend(args);
+        println!("$ docker {}", all.join(" "));
+        duct::cmd("docker", all)
+            .env("REDMINE_PORT", self.port.to_string())
+            .env("REDMINE_SECRETS", &self.secrets)
+            .env("REDMINE_REVISION", docker::git_revision(sh))
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Builds (cache hits when nothing changed), starts and waits until both services are healthy.
+    pub fn up(&self, sh: &Shell) -> Result<()> {
+        if !self.running(sh)?.iter().any(|s| s == "redmine") {
+            docker::port_free(self.port)?;
+        }
+        if Flavour::of(sh) == Flavour::Offline {
+            bases::ensure(sh, false)?;
+        }
+        self.ensure_secrets()?;
+        self.compose(
+            sh,
+            &[
+                "up",
+                "--build",
+                "--quiet-build",
+                "--wait",
+                "--wait-timeout",
+                "300",
+            ],
+        )
+        .run()
+        .with_context(|| {
+            format!(
+                "bringing the Redmine stack up failed (see above; `cargo xtask redmine logs`); \
+                     without a registry use --offline (project {})",
+                self.project
+            )
+        })
+    }
+
+    pub fn down(&self, sh: &Shell, volumes: bool) -> Result<()> {
+        let volumes = volumes.then_some("--volumes");
+        self.compose(sh, &["down"]).args(volumes).run()?;
+        Ok(())
+    }
+
+    /// The services that are running now.
+    pub fn running(&self, sh: &Shell) -> Result<Vec<String>> {
+        let out = self
+            .compose(sh, &["ps", "--status", "running", "--services"])
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .unwrap_or_default();
+        Ok(out.lines().map(str::to_string).collect())
+    }
+
+    fn ensure_running(&self, sh: &Shell) -> Result<()> {
+        let running = self.running(sh)?;
+        ensure!(
+            ["db", "redmine"]
+                .iter()
+                .all(|s| running.iter().any(|r| r == s)),
+            "the Redmine stack is not running: start it with `cargo xtask redmine up`"
+        );
+        Ok(())
+    }
+
+    pub fn admin_password(&self) -> Result<String> {
+        let path = self.secrets.join("admin_password");
+        std::fs::read_to_string(&path)
+            .map(|p| p.trim().to_string())
+            .with_context(|| {
+                format!(
+                    "reading {}: run `cargo xtask redmine up` first",
+                    path.display()
+                )
+            })
+    }
+
+    /// Generates the secrets compose.yaml mounts, once: random hex, in a directory only we may
+    /// enter (the files themselves are readable, as the containers' users must read the mounts).
+    fn ensure_secrets(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.secrets)?;
+        std::fs::set_permissions(&self.secrets, std::fs::Permissions::from_mode(0o700))?;
+        for (name, bytes) in [
+            ("db_password", 24),
+            ("admin_password", 18),
+            ("secret_key_base", 64),
+        ] {
+            let path = self.secrets.join(name);
+            if path.exists() {
+                continue;
+            }
+            let mut random = vec![0u8; bytes];
+            std::fs::File::open("/dev/urandom")?.read_exact(&mut random)?;
+            let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+            std::fs::write(&path, hex)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+        }
+        Ok(())
+    }
+
+    /// Writes backups/redmine-TIMESTAMP.tar.gz: `db.dump` (pg_dump, custom format) and
+    /// `files.tar` (the attachments).
+    pub fn backup(&self, sh: &Shell) -> Result<PathBuf> {
+        self.ensure_running(sh)?;
+        let stamp = cmd!(sh, "date -u +%Y%m%d-%H%M%S").quiet().read()?;
+        std::fs::create_dir_all(&self.backups)?;
+        let out = self.backups.join(format!("redmine-{stamp}.tar.gz"));
+        ensure!(!out.exists(), "{} exists already", out.display());
+        let work = Scratch::new(self.backups.join(format!(".redmine-{stamp}")))?;
+        let dump = format!("--username={DB}");
+        self.compose_bytes(
+            sh,
+            &["exec", "-T", "db", "pg_dump", &dump, "--format=custom", DB],
+        )
+        .stdout_path(work.0.join("db.dump"))
+        .run()
+        .context("dumping the database failed")?;
+        self.compose_bytes(
+            sh,
+            &["exec", "-T", "redmine", "tar", "-C", FILES, "-cf", "-", "."],
+        )
+        .stdout_path(work.0.join("files.tar"))
+        .run()
+        .context("archiving the attachments failed")?;
+        let dir = &work.0;
+        cmd!(sh, "tar -C {dir} -czf {out} db.dump files.tar").run()?;
+        Ok(out)
+    }
+
+    /// Puts a backup back. Everything that can fail is done beside the live data first (the
+    /// dump is loaded into a new database, the files unpacked into a hidden directory); only
+    /// then is Redmine stopped and the two swapped in. Bad input changes nothing.
+    pub fn restore(&self, sh: &Shell, file: &Path) -> Result<()> {
+        ensure!(file.is_file(), "no backup file {}", file.display());
+        let work = Scratch::new(
+            self.backups
+                .join(format!(".restore-{}", std::process::id())),
+        )?;
+        let dir = &work.0;
+        cmd!(sh, "tar -C {dir} -xzf {file} db.dump files.tar")
+            .quiet()
+            .ignore_stderr()
+            .run()
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "{} is not a Redmine backup (a .tar.gz with db.dump and files.tar)",
+                    file.display()
+                )
+            })?;
+        let (dump, files) = (dir.join("db.dump"), dir.join("files.tar"));
+        cmd!(sh, "tar -tf {files}")
+            .quiet()
+            .ignore_stdout()
+            .ignore_stderr()
+            .run()
+            .map_err(|_| anyhow::anyhow!("{}: its files.tar is damaged", file.display()))?;
+        self.ensure_running(sh)?;
+        let user = format!("--username={DB}");
+        self.compose_bytes(sh, &["exec", "-T", "db", "pg_restore", "--list"])
+            .stdin_path(&dump)
+            .stdout_null()
+            .stderr_null()
+            .run()
+            .map_err(|_| anyhow::anyhow!("{}: its db.dump is damaged", file.display()))?;
+
+        let staged = format!("{DB}_restore");
+        let psql = |sql: &str| {
+            self.compose(
+                sh,
+                &[
+                    "exec",
+                    "-T",
+                    "db",
+                    "psql",
+                    &user,
+                    "--dbname=postgres",
+                    "--quiet",
+                ],
+            )
+            .args(["--set=ON_ERROR_STOP=1", "--command", sql])
+            .run()
+        };
+        psql(&format!("DROP DATABASE IF EXISTS {staged}"))?;
+        psql(&format!("CREATE DATABASE {staged}"))?;
+        let loaded = self
+            .compose_bytes(
+                sh,
+                &[
+                    "exec",
+                    "-T",
+                    "db",
+                    "pg_restore",
+                    &user,
+                    "--dbname",
+                    &staged,
+                    "--no-owner",
+                    "--exit-on-error",
+                ],
+            )
+            .stdin_path(&dump)
+            .run();
+        let staging = format!("{FILES}/.dockerlab-restore");
+        let unpack = format!("rm -rf {staging} && mkdir {staging} && tar -C {staging} -xf -");
+        let unpacked = loaded.is_ok().then(|| {
+            self.compose_bytes(sh, &["exec", "-T", "redmine", "sh", "-c", &unpack])
+                .stdin_path(&files)
+                .run()
+        });
+        if !matches!(unpacked, Some(Ok(_))) {
+            let _ = psql(&format!("DROP DATABASE IF EXISTS {staged}"));
+            let cleanup = format!("rm -rf {staging}");
+            let _ = self
+                .compose(sh, &["exec", "-T", "redmine", "sh", "-c", &cleanup])
+                .run();
+            bail!(
+                "{} could not be loaded (see above); nothing was changed",
+                file.display()
+            );
+        }
+
+        // The swap: Redmine must hold no connection to its database while it is renamed.
+        self.compose(sh, &["stop", "redmine"]).run()?;
+        let old = format!("{DB}_before_restore");
+        psql(&format!("DROP DATABASE IF EXISTS {old}"))?;
+        psql(&format!("ALTER DATABASE {DB} RENAME TO {old}"))?;
+        psql(&format!("ALTER DATABASE {staged} RENAME TO {DB}"))?;
+        psql(&format!("DROP DATABASE {old}"))?;
+        let swap = format!(
+            "cd {FILES} && find . -mindepth 1 -maxdepth 1 ! -name .dockerlab-restore -exec rm -rf {{}} + \
+             && find .dockerlab-restore -mindepth 1 -maxdepth 1 -exec mv {{}} . \\; && rmdir .dockerlab-restore"
+        );
+        self.compose(
+            sh,
+            &[
+                "run",
+                "--rm",
+                "--no-deps",
+                "-T",
+                "--entrypoint",
+                "sh",
+                "redmine",
+                "-c",
+                &swap,
+            ],
+        )
+        .run()?;
+        self.compose(sh, &["up", "--wait", "--wait-timeout", "300"])
+            .run()?;
+        Ok(())
+    }
+}
+
+/// The compose files of a flavour: the offline one is an override, not a copy.
+fn compose_files(flavour: Flavour) -> Vec<&'static str> {
+    let mut files = vec!["--file", "redmine/compose.yaml"];
+    if flavour == Flavour::Offline {
+        files.extend(["--file", "redmine/compose.offline.yaml"]);
+    }
+    files
+}
+
+/// A working directory that is removed with everything in it when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(path: PathBuf) -> Result<Scratch> {
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Scratch(path))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The checks of `cargo xtask test` for the Redmine stack.
+pub fn tests(sh: &Shell, suite: &mut Suite) {
+    checks::run(sh, suite);
+}

@@ -1,0 +1,391 @@
+//! The checks of `cargo xtask test` for the Redmine stack, on a compose project of their own
+//! (`dockerlab-redmine-test`, a free port, secrets and backups under target/), removed at the end.
+
+use anyhow::{bail, ensure, Context, Result};
+use xshell::{cmd, Shell};
+
+use super::web::{self, between, Api, Browser};
+use super::Stack;
+use crate::docker;
+use crate::test::Suite;
+
+/// Our theme's directory name, and the header colour only it gives Redmine.
+const THEME: &str = "harbour";
+const HEADER: &str = "rgb(13, 59, 102)";
+const PROJECT: &str = "harbour-lab";
+
+/// What the persistence checks look for after each blow.
+struct Fixture {
+    issue: u64,
+    subject: String,
+    attachment: String,
+    sha256: String,
+}
+
+/// Takes the test project down with its volumes, whatever happened.
+struct Cleanup<'a>(&'a Shell, &'a Stack);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = self.1.down(self.0, true);
+    }
+}
+
+pub fn run(sh: &Shell, suite: &mut Suite) {
+    let work = docker::project_root().join("target/dockerlab-redmine-test");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(18080);
+    let stack = Stack {
+        project: "dockerlab-redmine-test".into(),
+        port,
+        secrets: work.join("secrets"),
+        backups: work.join("backups"),
+    };
+    let _ = stack.down(sh, true);
+    let _cleanup = Cleanup(sh, &stack);
+    let base = stack.url();
+
+    if suite
+        .check("redmine: stack builds and comes up healthy", || {
+            stack.up(sh)
+        })
+        .is_none()
+    {
+        return;
+    }
+    suite.check("redmine: GET / answers 200", || {
+        let resp = crate::http::get(&format!("{base}/"))?;
+        ensure!(resp.status == 200, "status {}", resp.status);
+        Ok(())
+    });
+    let Some(password) = suite.check(
+        "redmine: admin logs in with the generated password, no forced change",
+        || {
+            let password = stack.admin_password()?;
+            web::login(&base, "admin", &password)?;
+            Ok(password)
+        },
+    ) else {
+        return;
+    };
+    suite.check("redmine: Settings › Display lists our theme", || {
+        let mut admin = web::login(&base, "admin", &password)?;
+        let select = web::theme_select(&mut admin, &base)?;
+        ensure!(
+            select.contains(&format!(r#"value="{THEME}""#)),
+            "{THEME} is not among the themes: {select}"
+        );
+        Ok(())
+    });
+    let selected = suite.check("redmine: selecting our theme succeeds", || {
+        let mut admin = web::login(&base, "admin", &password)?;
+        web::set_settings(
+            &mut admin,
+            &base,
+            "display",
+            &[("settings[ui_theme]", THEME)],
+        )?;
+        ensure!(
+            theme_selected(&base, &password)?,
+            "the setting did not stick"
+        );
+        Ok(())
+    });
+    if selected.is_none() {
+        return;
+    }
+    suite.check(
+        "redmine: pages link the theme's stylesheet, served with 200",
+        || {
+            let page = crate::http::get(&format!("{base}/"))?;
+            let href = page
+                .body
+                .split("<link ")
+                .filter(|l| l.contains("stylesheet"))
+                .find_map(|l| between(l, r#"href=""#, "\"").filter(|h| h.contains(THEME)))
+                .context("no stylesheet of our theme is linked")?;
+            let css = crate::http::get(&format!("{base}{href}"))?;
+            ensure!(css.status == 200, "{href}: status {}", css.status);
+            ensure!(css.body.contains("#0d3b66"), "{href} is not our stylesheet");
+            Ok(())
+        },
+    );
+    let Some(fixture) = suite.check(
+        "redmine: a project and an issue with an attachment are created (REST API)",
+        || create_fixture(sh, &base, &password),
+    ) else {
+        return;
+    };
+    suite.check(
+        "redmine: a real browser shows our theme (computed style, screenshot)",
+        || {
+            let browser = Browser::start(
+                sh,
+                &docker::project_root().join("target/dockerlab-redmine-test/chromium"),
+            )?;
+            // The issue's page, as anyone sees it (the project is public).
+            browser.open(&format!("{base}/issues/{}", fixture.issue))?;
+            let page = browser.eval("return location.href + ' ' + document.title")?;
+            ensure!(
+                page.contains(&fixture.subject),
+                "the browser shows {page}, not our issue"
+            );
+            let colour = browser.eval(
+                "return getComputedStyle(document.querySelector('#header')).backgroundColor",
+            )?;
+            ensure!(
+                colour == HEADER,
+                "the header's background is {colour}, not our {HEADER}"
+            );
+            browser.screenshot(&docker::project_root().join("docs/redmine-theme.png"))?;
+            Ok(())
+        },
+    );
+    suite.check("redmine: data survives down + up", || {
+        stack.down(sh, false)?;
+        stack.up(sh)?;
+        still_there(sh, &stack, &fixture)
+    });
+    suite.check(
+        "redmine: data survives a rebuild of the Redmine image",
+        || {
+            let before = container_image(sh, &stack)?;
+            // A new revision label is a real rebuild (a new image, a new container) at the cost of
+            // one metadata layer.
+            let revision = format!("test-rebuild-{}", std::process::id());
+            stack
+                .compose(sh, &["up", "--build", "--wait", "--wait-timeout", "300"])
+                .env("REDMINE_REVISION", &revision)
+                .run()?;
+            let after = container_image(sh, &stack)?;
+            ensure!(
+                before != after,
+                "the container still runs the old image {before}"
+            );
+            still_there(sh, &stack, &fixture)
+        },
+    );
+    for service in ["redmine", "db"] {
+        suite.check(
+            &format!("redmine: data survives docker kill of {service} + up"),
+            || {
+                let id = stack.compose(sh, &["ps", "--quiet", service]).read()?;
+                cmd!(sh, "docker kill {id}").ignore_stdout().run()?;
+                stack.up(sh)?;
+                still_there(sh, &stack, &fixture)
+            },
+        );
+    }
+    let Some(backup) = suite.check("redmine: backup writes a dump and the attachments", || {
+        stack.backup(sh)
+    }) else {
+        return;
+    };
+    suite.check(
+        "redmine: backup, down --volumes, up, restore brings it all back",
+        || {
+            stack.down(sh, true)?;
+            stack.up(sh)?;
+            let api = Api::new(&base, "admin", &password);
+            ensure!(
+                api.get(&format!("/issues/{}.json", fixture.issue))?.status == 404,
+                "the issue is there before the restore: the volumes were not new"
+            );
+            stack.restore(sh, &backup)?;
+            still_there(sh, &stack, &fixture)
+        },
+    );
+    suite.check(
+        "redmine: restore of a missing file fails clearly, changes nothing",
+        || {
+            let missing = stack.backups.join("no-such-backup.tar.gz");
+            let err = match stack.restore(sh, &missing) {
+                Ok(()) => bail!("restoring a missing file succeeded"),
+                Err(err) => format!("{err:#}"),
+            };
+            ensure!(
+                err.contains("no backup file") && !err.contains('\n'),
+                "unclear error: {err}"
+            );
+            still_there(sh, &stack, &fixture)
+        },
+    );
+    suite.check(
+        "redmine: restore of a corrupt file fails clearly, changes nothing",
+        || {
+            let corrupt = stack.backups.join("corrupt.tar.gz");
+            let mut bytes = std::fs::read(&backup)?;
+            bytes.truncate(bytes.len() / 2);
+            std::fs::write(&corrupt, bytes)?;
+            let err = match stack.restore(sh, &corrupt) {
+                Ok(()) => bail!("restoring a truncated backup succeeded"),
+                Err(err) => format!("{err:#}"),
+            };
+            ensure!(
+                err.contains("not a Redmine backup") && !err.contains('\n'),
+                "unclear error: {err}"
+            );
+            still_there(sh, &stack, &fixture)
+        },
+    );
+    suite.check("redmine: up on a taken port fails clearly", || {
+        let taken = std::net::TcpListener::bind("0.0.0.0:0")?;
+        let other = Stack {
+            project: "dockerlab-redmine-test-port".into(),
+            port: taken.local_addr()?.port(),
+            ..clone(&stack)
+        };
+        match other.up(sh) {
+            Ok(()) => {
+                let _ = other.down(sh, true);
+                bail!("up succeeded on a taken port")
+            }
+            Err(err) => ensure!(
+                format!("{err:#}").contains("already taken"),
+                "unclear error: {err:#}"
+            ),
+        }
+        Ok(())
+    });
+    suite.check("redmine: backup of a stopped stack fails clearly", || {
+        stack.down(sh, false)?;
+        match stack.backup(sh) {
+            Ok(file) => bail!("backup of a stopped stack wrote {}", file.display()),
+            Err(err) => ensure!(
+                format!("{err:#}").contains("not running"),
+                "unclear error: {err:#}"
+            ),
+        }
+        Ok(())
+    });
+}
+
+fn clone(stack: &Stack) -> Stack {
+    Stack {
+        project: stack.project.clone(),
+        port: stack.port,
+        secrets: stack.secrets.clone(),
+        backups: stack.backups.clone(),
+    }
+}
+
+fn theme_selected(base: &str, password: &str) -> Result<bool> {
+    let mut admin = web::login(base, "admin", password)?;
+    let select = web::theme_select(&mut admin, base)?;
+    Ok(
+        select.contains(&format!(r#"selected="selected" value="{THEME}""#))
+            || select.contains(&format!(r#"value="{THEME}" selected="selected""#)),
+    )
+}
+
+fn create_fixture(sh: &Shell, base: &str, password: &str) -> Result<Fixture> {
+    let mut admin = web::login(base, "admin", password)?;
+    web::set_settings(
+        &mut admin,
+        base,
+        "api",
+        &[("settings[rest_api_enabled]", "1")],
+    )?;
+    let api = Api::new(base, "admin", password);
+    api.create(
+        "/projects.json",
+        "application/json",
+        &format!(
+            r#"{{"project":{{"name":"Harbour lab","identifier":"{PROJECT}","is_public":true}}}}"#
+        ),
+    )?;
+    let content = format!(
+        "Harbour test attachment {}\n",
+        cmd!(sh, "date -u +%s%N").quiet().read()?
+    );
+    let upload = api.create(
+        "/uploads.json?filename=harbour.txt",
+        "application/octet-stream",
+        &content,
+    )?;
+    let token = between(&upload.body, r#""token":""#, "\"").context("no upload token")?;
+    let subject = "Survives down, rebuilds, kills and restores";
+    let issue = api.create(
+        "/issues.json",
+        "application/json",
+        &format!(
+            r#"{{"issue":{{"project_id":"{PROJECT}","subject":"{subject}","uploads":[{{"token":"{token}","filename":"harbour.txt","content_type":"text/plain"}}]}}}}"#
+        ),
+    )?;
+    let issue: u64 = between(&issue.body, r#""id":"#, ",")
+        .and_then(|id| id.parse().ok())
+        .context("no issue id")?;
+    let fixture = Fixture {
+        issue,
+        subject: subject.into(),
+        attachment: String::new(),
+        sha256: web::sha256(sh, &content)?,
+    };
+    let json = api.get(&format!("/issues/{issue}.json?include=attachments"))?;
+    let url =
+        between(&json.body, r#""content_url":""#, "\"").context("the issue has no attachment")?;
+    let path = url
+        .find("/attachments/")
+        .map(|i| url[i..].to_string())
+        .context("odd content_url")?;
+    let fixture = Fixture {
+        attachment: path,
+        ..fixture
+    };
+    ensure!(
+        attachment_sha(sh, &api, &fixture)? == fixture.sha256,
+        "the attachment differs right away"
+    );
+    Ok(fixture)
+}
+
+fn attachment_sha(sh: &Shell, api: &Api, fixture: &Fixture) -> Result<String> {
+    let resp = api.get(&fixture.attachment)?;
+    ensure!(
+        resp.status == 200,
+        "{}: status {}",
+        fixture.attachment,
+        resp.status
+    );
+    web::sha256(sh, &resp.body)
+}
+
+/// The issue, its attachment (same SHA-256), our theme setting and the admin password.
+fn still_there(sh: &Shell, stack: &Stack, fixture: &Fixture) -> Result<()> {
+    let base = stack.url();
+    let password = stack.admin_password()?;
+    ensure!(
+        theme_selected(&base, &password)?,
+        "the theme setting is lost (or the admin password)"
+    );
+    let api = Api::new(&base, "admin", &password);
+    let issue = api.get(&format!("/issues/{}.json", fixture.issue))?;
+    ensure!(
+        issue.status == 200,
+        "issue {}: status {}",
+        fixture.issue,
+        issue.status
+    );
+    ensure!(
+        issue.body.contains(&fixture.subject),
+        "issue {} is not ours",
+        fixture.issue
+    );
+    let sha = attachment_sha(sh, &api, fixture)?;
+    ensure!(
+        sha == fixture.sha256,
+        "the attachment's SHA-256 is {sha}, not {}",
+        fixture.sha256
+    );
+    Ok(())
+}
+
+fn container_image(sh: &Shell, stack: &Stack) -> Result<String> {
+    let id = stack.compose(sh, &["ps", "--quiet", "redmine"]).read()?;
+    let format = "{{.Image}}";
+    Ok(cmd!(sh, "docker inspect --format {format} {id}")
+        .quiet()
+        .read()?)
+}

@@ -1,0 +1,276 @@
+//! Driving Redmine as a user would: its web forms (session cookie, CSRF token), its REST API
+//! (basic auth), and a real browser (Chromium through chromedriver's WebDriver API).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::http::{self, Response, Session};
+
+/// The text between `start` and the next `end` after it.
+pub fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let len = text[from..].find(end)?;
+    Some(&text[from..from + len])
+}
+
+/// The CSRF token of the first form on a page.
+fn token(page: &Response) -> Result<String> {
+    between(&page.body, r#"name="authenticity_token" value=""#, "\"")
+        .map(str::to_string)
+        .context("no authenticity_token on the page")
+}
+
+/// Logs in through the login form; fails if Redmine sends the user anywhere but on (a forced
+/// password change, the login page again).
+pub fn login(base: &str, user: &str, password: &str) -> Result<Session> {
+    let mut session = Session::default();
+    let form = session.get(&format!("{base}/login"))?;
+    ensure!(form.status == 200, "GET /login: status {}", form.status);
+    let token = token(&form)?;
+    let resp = session.post_form(
+        &format!("{base}/login"),
+        &[
+            ("authenticity_token", &token),
+            ("username", user),
+            ("password", password),
+        ],
+    )?;
+    let to = resp.header("Location").unwrap_or_default().to_string();
+    ensure!(
+        resp.status == 302 && !to.contains("/login"),
+        "the login was refused (status {}, to {to:?})",
+        resp.status
+    );
+    let account = session.get(&format!("{base}/my/account"))?;
+    let to = account.header("Location").unwrap_or_default();
+    ensure!(
+        !to.contains("/my/password"),
+        "Redmine forces a password change at the first login"
+    );
+    ensure!(
+        account.status == 200,
+        "GET /my/account: status {} (to {to:?})",
+        account.status
+    );
+    Ok(session)
+}
+
+/// Changes settings through Administration › Settings, tab `tab`, as an admin would.
+pub fn set_settings(
+    session: &mut Session,
+    base: &str,
+    tab: &str,
+    fields: &[(&str, &str)],
+) -> Result<()> {
+    let page = session.get(&format!("{base}/settings?tab={tab}"))?;
+    ensure!(
+        page.status == 200,
+        "GET /settings?tab={tab}: status {}",
+        page.status
+    );
+    let token = token(&page)?;
+    let mut form = vec![("authenticity_token", token.as_str())];
+    form.extend_from_slice(fields);
+    let resp = session.post_form(&format!("{base}/settings/edit?tab={tab}"), &form)?;
+    ensure!(
+        resp.status == 302,
+        "saving the settings: status {}",
+        resp.status
+    );
+    Ok(())
+}
+
+/// The `<select id="settings_ui_theme">` of the Display settings.
+pub fn theme_select(session: &mut Session, base: &str) -> Result<String> {
+    let page = session.get(&format!("{base}/settings?tab=display"))?;
+    ensure!(
+        page.status == 200,
+        "GET /settings?tab=display: status {}",
+        page.status
+    );
+    let at = page
+        .body
+        .find(r#"id="settings_ui_theme""#)
+        .context("no select#settings_ui_theme on the Display settings")?;
+    let end = page.body[at..]
+        .find("</select>")
+        .context("unterminated select")?;
+    Ok(page.body[at..at + end].to_string())
+}
+
+/// Redmine's REST API as one user, with basic auth.
+pub struct Api {
+    pub base: String,
+    auth: String,
+}
+
+impl Api {
+    pub fn new(base: &str, user: &str, password: &str) -> Api {
+        Api {
+            base: base.into(),
+            auth: http::basic_auth(user, password),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Result<Response> {
+        http::request(
+            "GET",
+            &format!("{}{path}", self.base),
+            &[("Authorization", &self.auth)],
+            "",
+        )
+    }
+
+    /// Sends a body; fails unless Redmine answers 201 Created.
+    pub fn create(&self, path: &str, content_type: &str, body: &str) -> Result<Response> {
+        let headers = [
+            ("Authorization", self.auth.as_str()),
+            ("Content-Type", content_type),
+        ];
+        let resp = http::request("POST", &format!("{}{path}", self.base), &headers, body)?;
+        ensure!(
+            resp.status == 201,
+            "POST {path}: status {}: {}",
+            resp.status,
+            resp.body
+        );
+        Ok(resp)
+    }
+}
+
+/// The SHA-256 of some text, by `sha256sum`.
+pub fn sha256(sh: &Shell, text: &str) -> Result<String> {
+    let out = cmd!(sh, "sha256sum").stdin(text).quiet().read()?;
+    Ok(out
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Headless Chromium driven over WebDriver by chromedriver, on a loopback port. chromedriver does
+/// not answer HTTP/1.0, so its calls go through curl.
+pub struct Browser<'a> {
+    sh: &'a Shell,
+    driver: duct::Handle,
+    base: String,
+    session: String,
+    _profile: crate::redmine::Scratch,
+}
+
+impl<'a> Browser<'a> {
+    pub fn start(sh: &'a Shell, profile: &Path) -> Result<Browser<'a>> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let driver = duct::cmd!("chromedriver", format!("--port={port}"))
+            .stdout_null()
+            .stderr_null()
+            .start()
+            .context("starting chromedriver (Debian: apt-get install chromium chromium-driver)")?;
+        let profile = crate::redmine::Scratch::new(profile.to_path_buf())?;
+        let mut browser = Browser {
+            sh,
+            driver,
+            base: format!("http://127.0.0.1:{port}"),
+            session: String::new(),
+            _profile: profile,
+        };
+        let start = Instant::now();
+        while browser.call("GET", "/status", "").is_err() {
+            ensure!(
+                start.elapsed() < Duration::from_secs(15),
+                "chromedriver did not answer"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,800",
+        ]
+        .iter()
+        .map(|a| format!("\"{a}\""))
+        .chain([format!(
+            "\"--user-data-dir={}\"",
+            browser._profile.0.display()
+        )])
+        .collect::<Vec<_>>()
+        .join(",");
+        let caps = format!(
+            r#"{{"capabilities":{{"alwaysMatch":{{"goog:chromeOptions":{{"binary":"/usr/bin/chromium","args":[{args}]}}}}}}}}"#
+        );
+        let resp = browser.call("POST", "/session", &caps)?;
+        browser.session = between(&resp, r#""sessionId":""#, "\"")
+            .with_context(|| format!("no WebDriver session: {resp}"))?
+            .to_string();
+        Ok(browser)
+    }
+
+    /// One WebDriver call; returns the JSON answer, failing on a WebDriver error.
+    fn call(&self, method: &str, path: &str, body: &str) -> Result<String> {
+        let url = format!("{}{path}", self.base);
+        let mut args = vec!["-sS", "--max-time", "60", "-X", method, url.as_str()];
+        if !body.is_empty() {
+            args.extend([
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                body,
+            ]);
+        }
+        let out = cmd!(self.sh, "curl {args...}").quiet().read()?;
+        if out.contains(r#""error":"#) {
+            bail!(
+                "WebDriver {method} {path}: {}",
+                out.chars().take(300).collect::<String>()
+            );
+        }
+        Ok(out)
+    }
+
+    pub fn open(&self, url: &str) -> Result<()> {
+        let path = format!("/session/{}/url", self.session);
+        self.call("POST", &path, &format!(r#"{{"url":"{url}"}}"#))?;
+        Ok(())
+    }
+
+    /// Runs a script in the page; returns its string result.
+    pub fn eval(&self, script: &str) -> Result<String> {
+        let path = format!("/session/{}/execute/sync", self.session);
+        let body = format!(
+            r#"{{"script":"{}","args":[]}}"#,
+            script.replace('"', "\\\"")
+        );
+        let out = self.call("POST", &path, &body)?;
+        between(&out, r#""value":""#, "\"")
+            .map(str::to_string)
+            .with_context(|| format!("no string result: {out}"))
+    }
+
+    pub fn screenshot(&self, to: &Path) -> Result<()> {
+        let out = self.call("GET", &format!("/session/{}/screenshot", self.session), "")?;
+        let data = between(&out, r#""value":""#, "\"").context("no screenshot")?;
+        let png = http::base64_decode(data)?;
+        ensure!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
+        std::fs::write(to, png).with_context(|| format!("writing {}", to.display()))
+    }
+}
+
+impl Drop for Browser<'_> {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = self.call("DELETE", &format!("/session/{}", self.session), "");
+        }
+        let _ = self.driver.kill();
+    }
+}
