@@ -2,9 +2,11 @@
 //!
 //! Each command lives in its own module with a short `run`; this file only parses and dispatches.
 
+mod answers;
 mod bases;
 mod docker;
 mod http;
+mod kernel;
 mod nginx;
 mod test;
 #[cfg(test)]
@@ -31,6 +33,8 @@ enum Command {
     Nginx(nginx::Nginx),
     Bases(bases::Bases),
     Test(test::Test),
+    Answers(answers::Answers),
+    Kernel(kernel::Kernel),
 }
 
 fn main() {
@@ -54,6 +58,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Nginx(cmd) => cmd.run(&sh),
         Command::Bases(cmd) => cmd.run(&sh),
         Command::Test(cmd) => cmd.run(&sh),
+        Command::Answers(cmd) => cmd.run(&sh),
+        Command::Kernel(cmd) => cmd.run(&sh),
     }
 }
 

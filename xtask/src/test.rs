@@ -5,12 +5,12 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
-use crate::{docker, nginx};
+use crate::{answers, docker, kernel, nginx};
 
 /// Run every test: `cargo test`, linters, and the checks against a real Docker engine.
 #[derive(Args)]
 pub struct Test {
-    /// Run only the groups whose name contains this text (unit, lint, nginx, …).
+    /// Run only the groups whose name contains this text (unit, lint, nginx, answers, kernel, …).
     #[arg(long, value_name = "TEXT")]
     only: Option<String>,
 }
@@ -18,7 +18,13 @@ pub struct Test {
 /// A group of checks: its name and what it runs.
 type Group = (&'static str, fn(&Shell, &mut Suite));
 
-const GROUPS: &[Group] = &[("unit", unit), ("lint", lint), ("nginx", nginx::tests)];
+const GROUPS: &[Group] = &[
+    ("unit", unit),
+    ("lint", lint),
+    ("nginx", nginx::tests),
+    ("answers", answers::tests),
+    ("kernel", kernel::tests),
+];
 
 impl Test {
     pub fn run(self, sh: &Shell) -> Result<()> {
@@ -70,7 +76,7 @@ impl Suite {
         }
     }
 
-    fn finish(self) -> Result<()> {
+    pub fn finish(self) -> Result<()> {
         println!("{} passed, {} failed", self.passed, self.failed);
         if self.failed > 0 || self.passed == 0 {
             bail!("{} checks failed", self.failed);
