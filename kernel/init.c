@@ -4,7 +4,8 @@
  * (Power-off would need ACPI, which the tiny configuration leaves out.)
  *
  * No libc, so it needs nothing from the kernel but a few x86_64 system calls:
- *   gcc -static -nostdlib -fno-stack-protector -Os -o init init.c
+ *   gcc -static -nostdlib -ffreestanding -fno-stack-protector -Os -o init init.c
+ * (-ffreestanding: or gcc turns the loop in length() into a call to libc's strlen)
  */
 
 #define SYS_write 1
@@ -56,14 +57,17 @@ int main(void)
     say(console, uts.release);
     say(console, "\n");
     syscall4(SYS_reboot, REBOOT_MAGIC1, REBOOT_MAGIC2, REBOOT_CMD_RESTART, 0);
-    return 0;
+    say(console, "dockerlab init: the kernel refused to restart\n");
+    return 1;
 }
 
-/* The entry point: align the stack as the ABI wants for a call, run main, never return. */
+/* The entry point: align the stack as the ABI wants for a call, run main, exit with its value
+ * (only reached when the restart was refused: as PID 1 that panics the kernel, visibly). */
 __asm__(".globl _start\n"
         "_start:\n"
         "    xor %rbp, %rbp\n"
         "    and $-16, %rsp\n"
         "    call main\n"
-        "1:  hlt\n"
-        "    jmp 1b\n");
+        "    mov %eax, %edi\n"
+        "    mov $60, %eax\n"
+        "    syscall\n");
