@@ -269,18 +269,20 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
     let Some(built) = suite.check("kernel: builds inside a container", || build(sh, false)) else {
         return;
     };
-    let host = cmd!(sh, "uname -r").quiet().read().unwrap_or_default();
-    suite.check(
+    let Some(host) = suite.check(
         "kernel: the builder container runs on the host's kernel",
         || {
+            let host = cmd!(sh, "uname -r").quiet().read()?;
             let inside = container_kernel(sh, &built.image)?;
             ensure!(
                 inside == host,
                 "uname -r is {inside} in the container, {host} on the host"
             );
-            Ok(())
+            Ok(host)
         },
-    );
+    ) else {
+        return;
+    };
     let Some(boot) = suite.check("kernel: boots under qemu to our /init", || boot(sh, &built))
     else {
         return;
