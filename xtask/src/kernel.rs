@@ -195,10 +195,23 @@ pub fn boot(sh: &Shell, built: &Built) -> Result<Boot> {
         "console=ttyS0 panic=-1",
         "-nographic",
         "-no-reboot",
+        // No network card: nothing to boot from it, and its option ROM only adds lines.
+        "-nic",
+        "none",
     ];
+    let shown: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.to_string()
+            }
+        })
+        .collect();
     println!(
         "$ qemu-system-x86_64 {} (at most {} s)",
-        args.join(" "),
+        shown.join(" "),
         BOOT_LIMIT.as_secs()
     );
     cmd!(sh, "qemu-system-x86_64 --version")
@@ -228,7 +241,7 @@ pub fn boot(sh: &Shell, built: &Built) -> Result<Boot> {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let console = String::from_utf8_lossy(&output.stdout).replace('\r', "");
+    let console = plain(&String::from_utf8_lossy(&output.stdout));
     for line in console.lines() {
         println!("  | {line}");
     }
@@ -249,6 +262,29 @@ pub fn boot(sh: &Shell, built: &Built) -> Result<Boot> {
         init_line,
         console,
     })
+}
+
+/// The console text without carriage returns and the terminal escapes the firmware sends
+/// (`ESC c`, `ESC [ … letter`).
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {}
+            '\u{1b}' => {
+                if chars.next() == Some('[') {
+                    for c in chars.by_ref() {
+                        if c.is_ascii_alphabetic() {
+                            break;
+                        }
+                    }
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn path(path: &Path) -> Result<&str> {
@@ -319,6 +355,13 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn console_text_loses_terminal_escapes() {
+        let raw =
+            "\u{1b}c\u{1b}[?7l\u{1b}[2J\u{1b}[0mSeaBIOS (version 1.16)\r\nLinux version 6.1\r\n";
+        assert_eq!(plain(raw), "SeaBIOS (version 1.16)\nLinux version 6.1\n");
+    }
 
     #[test]
     fn banner_version_is_the_first_word() {
