@@ -2,9 +2,11 @@
 //!
 //! Each command lives in its own module with a short `run`; this file only parses and dispatches.
 
+mod answers;
 mod bases;
 mod docker;
 mod http;
+mod kernel;
 mod nginx;
 mod push;
 mod redmine;
@@ -35,6 +37,8 @@ enum Command {
     Push(push::Push),
     Redmine(redmine::Redmine),
     Test(test::Test),
+    Answers(answers::Answers),
+    Kernel(kernel::Kernel),
 }
 
 fn main() {
@@ -60,6 +64,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Push(cmd) => cmd.run(&sh),
         Command::Redmine(cmd) => cmd.run(&sh),
         Command::Test(cmd) => cmd.run(&sh),
+        Command::Answers(cmd) => cmd.run(&sh),
+        Command::Kernel(cmd) => cmd.run(&sh),
     }
 }
 

@@ -5,12 +5,12 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
-use crate::{docker, nginx, push, redmine};
+use crate::{answers, docker, kernel, nginx, push, redmine};
 
 /// Run every test: `cargo test`, linters, and the checks against a real Docker engine.
 #[derive(Args)]
 pub struct Test {
-    /// Run only the groups whose name contains this text (unit, lint, nginx, …).
+    /// Run only the groups whose name contains this text (unit, lint, nginx, answers, kernel, …).
     #[arg(long, value_name = "TEXT")]
     only: Option<String>,
 }
@@ -24,6 +24,8 @@ const GROUPS: &[Group] = &[
     ("nginx", nginx::tests),
     ("push", push::tests),
     ("redmine", redmine::tests),
+    ("answers", answers::tests),
+    ("kernel", kernel::tests),
 ];
 
 impl Test {
@@ -76,7 +78,7 @@ impl Suite {
         }
     }
 
-    fn finish(self) -> Result<()> {
+    pub fn finish(self) -> Result<()> {
         println!("{} passed, {} failed", self.passed, self.failed);
         if self.failed > 0 || self.passed == 0 {
             bail!("{} checks failed", self.failed);
