@@ -184,6 +184,11 @@ pub fn port_free(port: u16) -> Result<()> {
         })
 }
 
+/// A free port on the loopback interface, chosen by the kernel.
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
 /// Polls `url` until it answers 200, for at most `limit`.
 pub fn wait_http(url: &str, limit: Duration) -> Result<http::Response> {
     let start = Instant::now();

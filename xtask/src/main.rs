@@ -10,6 +10,7 @@ mod kernel;
 mod nginx;
 mod push;
 mod redmine;
+mod scratch;
 mod test;
 #[cfg(test)]
 mod tidy;

@@ -2,17 +2,18 @@
 //! registry which digest each pushed tag points to and check it is the one that was pushed.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
 use crate::docker::{self, Container, Flavour};
+use crate::scratch::{random_hex, Scratch};
 use crate::{http, nginx, test::Suite};
 
 /// Docker Hub's names for itself: pushing to any of them (or without --registry) is Docker Hub.
@@ -535,34 +536,6 @@ const TEST_REPOSITORY: &str = "dockerlab-push-test/nginx";
 const TEST_CONTAINER: &str = "dockerlab-push-test-nginx";
 const MANIFEST_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
-/// A private temporary directory, removed with everything in it when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(label: &str) -> Result<Scratch> {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
-        let path = std::env::temp_dir().join(format!(
-            "dockerlab-push-{label}-{}-{nanos}",
-            std::process::id()
-        ));
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        Ok(Scratch(path))
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Debian's `docker-registry` (CNCF distribution) on a free loopback port, with htpasswd auth
 /// and a password made for this run; killed, and its files removed, when dropped.
 struct TestRegistry {
@@ -576,7 +549,7 @@ struct TestRegistry {
 
 impl TestRegistry {
     fn start(sh: &Shell) -> Result<TestRegistry> {
-        let files = Scratch::new("registry")?;
+        let files = Scratch::temp("registry")?;
         let user = "dockerlab-push".to_string();
         let password = random_hex(16)?;
         // -i: the password comes on stdin, never on a command line.
@@ -586,7 +559,7 @@ impl TestRegistry {
             .read()
             .context("making the htpasswd file (Debian: apt-get install apache2-utils)")?;
         fs::write(files.join("htpasswd"), format!("{htpasswd}\n"))?;
-        let addr = format!("127.0.0.1:{}", free_port()?);
+        let addr = format!("127.0.0.1:{}", docker::free_port()?);
         let config = files.join("config.yml");
         fs::write(
             &config,
@@ -712,19 +685,6 @@ impl Drop for LocalRefs<'_> {
     }
 }
 
-fn random_hex(bytes: usize) -> Result<String> {
-    let mut buf = vec![0; bytes];
-    fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// A loopback port nothing listens on right now.
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// Runs `cargo xtask push` (this very binary, not cargo again) against the test registry, with
 /// its own DOCKER_CONFIG and, when given, credentials; shows its output in the log.
 fn xtask_push(
@@ -803,7 +763,7 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
         return;
     };
     let pid = registry.process.pids()[0];
-    let files = registry.files.0.clone();
+    let files = registry.files.path().to_path_buf();
     let refs = LocalRefs {
         sh,
         prefix: format!("{}/", registry.addr),
@@ -878,7 +838,7 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
         "push: an unreachable registry is said to be unreachable",
         || {
             let config = registry.docker_config("docker-unreachable")?;
-            let nowhere = format!("127.0.0.1:{}", free_port()?);
+            let nowhere = format!("127.0.0.1:{}", docker::free_port()?);
             let out = xtask_push(sh, &nowhere, &config, Some((user, password)), &[], None)?;
             let error = the_error(&out)?;
             ensure!(error.contains("unreachable"), "unclear: {error}");
@@ -890,7 +850,7 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
         || {
             // The real docker for everything but `docker build`, which fails as a broken
             // Dockerfile or a missing base would.
-            let scratch = Scratch::new("nobuild")?;
+            let scratch = Scratch::temp("nobuild")?;
             let real = which("docker")?;
             stand_in_docker(
                 &scratch,
@@ -901,7 +861,7 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
                 ),
             )?;
             let config = registry.docker_config("docker-nobuild")?;
-            let path = format!("{}:{}", scratch.0.display(), std::env::var("PATH")?);
+            let path = format!("{}:{}", scratch.path().display(), std::env::var("PATH")?);
             let out = xtask_push(sh, addr, &config, Some((user, password)), &[], Some(&path))?;
             let error = the_error(&out)?;
             ensure!(error.contains("could not be built"), "unclear: {error}");
@@ -1042,7 +1002,7 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
 /// `docker` first on PATH records any call.
 fn rejects_bad_input_without_docker(sh: &Shell) -> impl FnOnce() -> Result<()> + '_ {
     move || {
-        let scratch = Scratch::new("reject")?;
+        let scratch = Scratch::temp("reject")?;
         let marker = scratch.join("docker-was-called");
         let docker = stand_in_docker(&scratch, &format!(": > '{}'\nexit 1\n", marker.display()))?;
         let config = scratch.join("config");
@@ -1070,7 +1030,7 @@ fn rejects_bad_input_without_docker(sh: &Shell) -> impl FnOnce() -> Result<()> +
         ];
         let path = format!(
             "{}:{}",
-            scratch.0.display(),
+            scratch.path().display(),
             std::env::var("PATH").unwrap_or_default()
         );
         let exe = std::env::current_exe()?;

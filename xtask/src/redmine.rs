@@ -4,7 +4,6 @@
 mod checks;
 mod web;
 
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +12,7 @@ use clap::{Args, Subcommand};
 use xshell::{cmd, Shell};
 
 use crate::docker::{self, Flavour};
+use crate::scratch::{random_hex, Scratch};
 use crate::{bases, test::Suite};
 
 /// The database's user and name, as compose.yaml sets them.
@@ -25,8 +25,8 @@ const FILES: &str = "/usr/src/redmine/files";
 pub struct Redmine {
     #[command(subcommand)]
     action: Option<Action>,
-    /// Host port (on 127.0.0.1) to publish Redmine on.
-    #[arg(long, default_value_t = 8080, global = true)]
+    /// Host port (on 127.0.0.1) to publish Redmine on (nginx's default is 8080).
+    #[arg(long, default_value_t = 3000, global = true)]
     port: u16,
 }
 
@@ -225,10 +225,7 @@ impl Stack {
             if path.exists() {
                 continue;
             }
-            let mut random = vec![0u8; bytes];
-            std::fs::File::open("/dev/urandom")?.read_exact(&mut random)?;
-            let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-            std::fs::write(&path, hex)?;
+            std::fs::write(&path, random_hex(bytes)?)?;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
         }
         Ok(())
@@ -242,23 +239,23 @@ impl Stack {
         std::fs::create_dir_all(&self.backups)?;
         let out = self.backups.join(format!("redmine-{stamp}.tar.gz"));
         ensure!(!out.exists(), "{} exists already", out.display());
-        let work = Scratch::new(self.backups.join(format!(".redmine-{stamp}")))?;
+        let work = Scratch::at(self.backups.join(format!(".redmine-{stamp}")))?;
         let dump = format!("--username={DB}");
         self.compose_bytes(
             sh,
             &["exec", "-T", "db", "pg_dump", &dump, "--format=custom", DB],
         )
-        .stdout_path(work.0.join("db.dump"))
+        .stdout_path(work.join("db.dump"))
         .run()
         .context("dumping the database failed")?;
         self.compose_bytes(
             sh,
             &["exec", "-T", "redmine", "tar", "-C", FILES, "-cf", "-", "."],
         )
-        .stdout_path(work.0.join("files.tar"))
+        .stdout_path(work.join("files.tar"))
         .run()
         .context("archiving the attachments failed")?;
-        let dir = &work.0;
+        let dir = work.path();
         cmd!(sh, "tar -C {dir} -czf {out} db.dump files.tar").run()?;
         Ok(out)
     }
@@ -268,11 +265,11 @@ impl Stack {
     /// then is Redmine stopped and the two swapped in. Bad input changes nothing.
     pub fn restore(&self, sh: &Shell, file: &Path) -> Result<()> {
         ensure!(file.is_file(), "no backup file {}", file.display());
-        let work = Scratch::new(
+        let work = Scratch::at(
             self.backups
                 .join(format!(".restore-{}", std::process::id())),
         )?;
-        let dir = &work.0;
+        let dir = work.path();
         cmd!(sh, "tar -C {dir} -xzf {file} db.dump files.tar")
             .quiet()
             .ignore_stderr()
@@ -393,23 +390,6 @@ fn compose_files(flavour: Flavour) -> Vec<&'static str> {
         files.extend(["--file", "redmine/compose.offline.yaml"]);
     }
     files
-}
-
-/// A working directory that is removed with everything in it when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(path: PathBuf) -> Result<Scratch> {
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(Scratch(path))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The checks of `cargo xtask test` for the Redmine stack.

@@ -33,10 +33,10 @@ impl Drop for Cleanup<'_> {
 
 pub fn run(sh: &Shell, suite: &mut Suite) {
     let work = docker::project_root().join("target/dockerlab-redmine-test");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(18080);
+    let Some(port) = suite.check("redmine: a free port for the test stack", docker::free_port)
+    else {
+        return;
+    };
     let stack = Stack {
         project: "dockerlab-redmine-test".into(),
         port,

@@ -158,20 +158,18 @@ pub struct Browser<'a> {
     driver: duct::Handle,
     base: String,
     session: String,
-    _profile: crate::redmine::Scratch,
+    _profile: crate::scratch::Scratch,
 }
 
 impl<'a> Browser<'a> {
     pub fn start(sh: &'a Shell, profile: &Path) -> Result<Browser<'a>> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::docker::free_port()?;
         let driver = duct::cmd!("chromedriver", format!("--port={port}"))
             .stdout_null()
             .stderr_null()
             .start()
             .context("starting chromedriver (Debian: apt-get install chromium chromium-driver)")?;
-        let profile = crate::redmine::Scratch::new(profile.to_path_buf())?;
+        let profile = crate::scratch::Scratch::at(profile.to_path_buf())?;
         let mut browser = Browser {
             sh,
             driver,
@@ -202,7 +200,7 @@ impl<'a> Browser<'a> {
         .map(|a| format!("\"{a}\""))
         .chain([format!(
             "\"--user-data-dir={}\"",
-            browser._profile.0.display()
+            browser._profile.path().display()
         )])
         .collect::<Vec<_>>()
         .join(",");
