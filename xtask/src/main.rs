@@ -3,6 +3,7 @@
 //! Each command lives in its own module with a short `run`; this file only parses and dispatches.
 
 mod bases;
+mod bench;
 mod docker;
 mod http;
 mod nginx;
@@ -31,6 +32,7 @@ enum Command {
     Nginx(nginx::Nginx),
     Bases(bases::Bases),
     Test(test::Test),
+    Bench(bench::Bench),
 }
 
 fn main() {
@@ -54,6 +56,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Nginx(cmd) => cmd.run(&sh),
         Command::Bases(cmd) => cmd.run(&sh),
         Command::Test(cmd) => cmd.run(&sh),
+        Command::Bench(cmd) => cmd.run(&sh),
     }
 }
 

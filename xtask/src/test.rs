@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
-use crate::{docker, nginx};
+use crate::{bench, docker, nginx};
 
 /// Run every test: `cargo test`, linters, and the checks against a real Docker engine.
 #[derive(Args)]
@@ -18,7 +18,12 @@ pub struct Test {
 /// A group of checks: its name and what it runs.
 type Group = (&'static str, fn(&Shell, &mut Suite));
 
-const GROUPS: &[Group] = &[("unit", unit), ("lint", lint), ("nginx", nginx::tests)];
+const GROUPS: &[Group] = &[
+    ("unit", unit),
+    ("lint", lint),
+    ("nginx", nginx::tests),
+    ("bench", bench::tests),
+];
 
 impl Test {
     pub fn run(self, sh: &Shell) -> Result<()> {
