@@ -306,12 +306,22 @@ fn throughput(ctx: &Ctx, t: &mut Table) -> Result<()> {
     docker::wait_http(&published, Duration::from_secs(30))?;
     let ip = web.inspect("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")?;
     ensure!(!ip.is_empty(), "{} has no address", web.name);
-    let host = HostNginx::start(ctx, &web)?;
+    // The reference: the same nginx, configuration and page, without the container. On a shared
+    // machine Docker's cgroup gets one CPU weight for all containers, so the reference runs in a
+    // cgroup beside the container's to compete alike; a second one runs as any host process.
+    let beside = cgroup_beside(sh, &web, &format!("{PREFIX}-host"))?;
+    let host = HostNginx::start(ctx, &web, "host-nginx", Some(beside))?;
+    let bare = HostNginx::start(ctx, &web, "host-nginx-bare", None)?;
     let targets = [
         ("container, published port", published),
         ("container, its own address", format!("http://{ip}:8080/")),
-        ("host nginx, same configuration", host.url.clone()),
+        (
+            "host nginx, cgroup beside the container's",
+            host.url.clone(),
+        ),
+        ("host nginx, outside Docker's cgroup", bare.url.clone()),
     ];
+    let reference = 2;
     for (_, url) in &targets {
         docker::wait_http(url, Duration::from_secs(10))?;
         if !ctx.plan.quick {
@@ -347,22 +357,21 @@ fn throughput(ctx: &Ctx, t: &mut Table) -> Result<()> {
             "ms",
         );
     }
-    let host_i = targets.len() - 1;
-    for (i, (target, _)) in targets[..host_i].iter().enumerate() {
+    for (i, (target, _)) in targets[..reference].iter().enumerate() {
         let ratio = |f: fn(&Wrk) -> f64| {
             rounds
                 .iter()
-                .map(|r| f(&r[i]) / f(&r[host_i]))
+                .map(|r| f(&r[i]) / f(&r[reference]))
                 .collect::<Vec<_>>()
         };
         t.median(
-            format!("{target} / host: requests/s"),
+            format!("{target} ÷ host beside it: requests/s"),
             &ratio(|w| w.rps),
             "×",
         )
         .note("ratio within each round");
         t.median(
-            format!("{target} / host: latency p99"),
+            format!("{target} ÷ host beside it: latency p99"),
             &ratio(|w| w.p99_ms),
             "×",
         );
@@ -574,16 +583,24 @@ fn millis(text: &str) -> Result<f64> {
 }
 
 /// The host's nginx serving our page with our configuration, as uid 101 like in the image;
-/// stopped when dropped.
+/// stopped when dropped (and its cgroup removed).
 struct HostNginx {
     child: duct::Handle,
     url: String,
+    cgroup: Option<PathBuf>,
 }
 
 impl HostNginx {
-    fn start(ctx: &Ctx, from: &Container) -> Result<HostNginx> {
+    /// Starts it in target/bench/`name`, serving what the container `from` serves, in the
+    /// cgroup `cgroup` (created here) when given.
+    fn start(
+        ctx: &Ctx,
+        from: &Container,
+        name: &str,
+        cgroup: Option<PathBuf>,
+    ) -> Result<HostNginx> {
         let sh = ctx.sh;
-        let dir = ctx.dir.join("host-nginx");
+        let dir = ctx.dir.join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         // The very files the container serves, build facts included.
@@ -605,35 +622,44 @@ impl HostNginx {
         sh.write_file(&access, "")?;
         sh.write_file(&errors, "")?;
         cmd!(sh, "chown -R 101:101 {dir}").quiet().run()?;
+        if let Some(cgroup) = &cgroup {
+            std::fs::create_dir_all(cgroup)
+                .with_context(|| format!("creating the cgroup {}", cgroup.display()))?;
+        }
         let conf = dir.join("nginx.conf");
-        println!(
-            "$ setpriv --reuid 101 --regid 101 --clear-groups nginx -e stderr -p {0} -c {1}",
-            dir.display(),
-            conf.display()
+        let mut argv: Vec<String> = Vec::new();
+        if let Some(cgroup) = &cgroup {
+            // The shell joins the cgroup, then becomes nginx: its workers are born in it.
+            let join = r#"echo $$ > "$0/cgroup.procs" && exec "$@""#;
+            argv.extend(["sh".into(), "-c".into(), join.into()]);
+            argv.push(cgroup.to_string_lossy().into_owned());
+        }
+        argv.extend(
+            [
+                "setpriv",
+                "--reuid",
+                "101",
+                "--regid",
+                "101",
+                "--clear-groups",
+            ]
+            .map(String::from),
         );
-        let child = duct::cmd!(
-            "setpriv",
-            "--reuid",
-            "101",
-            "--regid",
-            "101",
-            "--clear-groups",
-            "nginx",
-            "-e",
-            "stderr",
-            "-p",
-            &dir,
-            "-c",
-            &conf
-        )
-        .stdout_path(access)
-        .stderr_path(errors)
-        .unchecked()
-        .start()
-        .context("starting the host's nginx (Debian: apt-get install nginx)")?;
+        argv.extend(["nginx", "-e", "stderr", "-p"].map(String::from));
+        argv.push(dir.to_string_lossy().into_owned());
+        argv.push("-c".into());
+        argv.push(conf.to_string_lossy().into_owned());
+        println!("$ {}", argv.join(" "));
+        let child = duct::cmd(&argv[0], &argv[1..])
+            .stdout_path(access)
+            .stderr_path(errors)
+            .unchecked()
+            .start()
+            .context("starting the host's nginx (Debian: apt-get install nginx)")?;
         let host = HostNginx {
             child,
             url: format!("http://127.0.0.1:{port}/"),
+            cgroup,
         };
         docker::wait_http(&host.url, Duration::from_secs(10)).with_context(|| {
             format!(
@@ -652,14 +678,51 @@ impl Drop for HostNginx {
             let _ = duct::cmd!("kill", "-TERM", pid.to_string()).run();
         }
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+        while !matches!(self.child.try_wait(), Ok(Some(_))) {
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = self.child.kill();
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.kill();
+        if let Some(cgroup) = &self.cgroup {
+            // A cgroup directory is removed with rmdir once no process is left in it.
+            for _ in 0..50 {
+                if std::fs::remove_dir(cgroup).is_ok() || !cgroup.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
     }
+}
+
+/// A new CPU cgroup beside a container's, named `name`: a process in it competes for the CPU
+/// the way the container does (Docker's cgroup shares one weight among all containers).
+fn cgroup_beside(sh: &Shell, container: &Container, name: &str) -> Result<PathBuf> {
+    let pid = container.inspect("{{.State.Pid}}")?;
+    let text = sh.read_file(format!("/proc/{pid}/cgroup"))?;
+    cpu_cgroup(&text)
+        .and_then(|path| path.parent().map(|parent| parent.join(name)))
+        .with_context(|| format!("no CPU cgroup in /proc/{pid}/cgroup:\n{text}"))
+}
+
+/// The CPU cgroup directory in a /proc/PID/cgroup text: the v1 `cpu` controller's, else the v2
+/// unified one.
+fn cpu_cgroup(text: &str) -> Option<PathBuf> {
+    let mut unified = None;
+    for line in text.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        let path = path.trim_start_matches('/');
+        if controllers.split(',').any(|c| c == "cpu") {
+            return Some(Path::new("/sys/fs/cgroup/cpu").join(path));
+        }
+        if controllers.is_empty() {
+            unified = Some(Path::new("/sys/fs/cgroup").join(path));
+        }
+    }
+    unified
 }
 
 /// Our nginx.conf and site.conf for the host: only the paths and the port differ.
@@ -1288,6 +1351,23 @@ Transfer/sec:     78.80MB
             check_json(r#"{"r": [{"figure": "a", "value": -1.5e3, "b": [true, null]}]}"#).unwrap(),
             1
         );
+    }
+
+    #[test]
+    fn finds_the_cpu_cgroup() {
+        let v1 = "12:pids:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/\n";
+        assert_eq!(
+            cpu_cgroup(v1),
+            Some(PathBuf::from("/sys/fs/cgroup/cpu/docker/abc"))
+        );
+        let v2 = "0::/system.slice/docker-abc.scope\n";
+        assert_eq!(
+            cpu_cgroup(v2),
+            Some(PathBuf::from(
+                "/sys/fs/cgroup/system.slice/docker-abc.scope"
+            ))
+        );
+        assert_eq!(cpu_cgroup("4:cpuset:/docker/abc\n"), None);
     }
 
     #[test]
