@@ -99,10 +99,7 @@ fn measure(sh: &Shell, plan: Plan) -> Result<()> {
     let dir = docker::project_root().join("target/bench");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let tag = nginx::build(sh)?;
-    let format = "{{.Id}}";
-    let image = cmd!(sh, "docker image inspect --format {format} {tag}")
-        .quiet()
-        .read()?;
+    let image = image_id(sh, &tag)?;
     let ctx = Ctx {
         sh,
         plan,
@@ -337,9 +334,13 @@ fn build(ctx: &Ctx, t: &mut Table) -> Result<()> {
     remove_image(sh, &warm);
     t.median("warm rebuild after editing only index.html", &secs, "s")
         .below(2.0);
-    t.median("layers that differ after that rebuild", &changed, "layers")
-        .exactly(1.0)
-        .note("compared by `docker image inspect` RootFS layers");
+    t.median(
+        "layers that differ after that rebuild",
+        &changed,
+        "layer(s)",
+    )
+    .exactly(1.0)
+    .note("compared by `docker image inspect` RootFS layers");
     Ok(())
 }
 
@@ -347,7 +348,7 @@ fn build(ctx: &Ctx, t: &mut Table) -> Result<()> {
 fn startup(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let sh = ctx.sh;
     let figure = "`cargo xtask nginx`, image built → first 200";
-    if container_exists(sh, nginx::CONTAINER) {
+    if docker::container_exists(sh, nginx::CONTAINER) {
         t.not_measured(
             figure,
             format!(
@@ -576,16 +577,6 @@ fn name(flavour: Flavour) -> &'static str {
         Flavour::Upstream => "upstream (Alpine)",
         Flavour::Offline => "offline (local Debian base)",
     }
-}
-
-fn container_exists(sh: &Shell, name: &str) -> bool {
-    let format = "{{.Id}}";
-    cmd!(sh, "docker container inspect --format {format} {name}")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run()
-        .is_ok()
 }
 
 fn image_id(sh: &Shell, image: &str) -> Result<String> {
@@ -1018,7 +1009,7 @@ impl Machine {
     }
 }
 
-/// `22.4 MB`, `0.93×`, `1520 req/s`, `1 layers`: three significant digits or so.
+/// `22.4 MB`, `0.93×`, `1520 req/s`, `1 layer(s)`: three significant digits or so.
 fn number(value: f64) -> String {
     let decimals = match value.abs() {
         v if v >= 100.0 || v.fract() == 0.0 => 0,

@@ -81,6 +81,16 @@ pub fn image_exists(sh: &Shell, image: &str) -> bool {
         .is_ok()
 }
 
+pub fn container_exists(sh: &Shell, name: &str) -> bool {
+    let format = "{{.Id}}";
+    cmd!(sh, "docker container inspect --format {format} {name}")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+}
+
 /// Makes sure the image a Dockerfile starts `FROM` is here: pulls it if needed, and says what to
 /// do when no registry can be reached.
 pub fn ensure_pulled(sh: &Shell, image: &str) -> Result<()> {
