@@ -972,6 +972,8 @@ pub struct Machine {
     memory_gib: f64,
     kernel: String,
     docker: String,
+    /// The load average over the minute before the run: how busy the shared machine was.
+    load: String,
     revision: String,
     flavour: Flavour,
 }
@@ -1003,6 +1005,11 @@ impl Machine {
                 .quiet()
                 .read()
                 .unwrap_or_else(|_| "unknown".into()),
+            load: read("/proc/loadavg")
+                .split_whitespace()
+                .next()
+                .unwrap_or("unknown")
+                .to_string(),
             revision: docker::git_revision(sh),
             flavour: Flavour::of(sh),
         }
@@ -1025,15 +1032,18 @@ fn cell(text: &str) -> String {
 
 fn markdown(m: &Machine, plan: Plan, table: &Table) -> String {
     let mut md = String::new();
-    let _ = writeln!(
+    let _ =
+        writeln!(
         md,
-        "Measured {} on {} CPUs ({}), {:.1} GiB of memory, Linux {}, Docker {}; revision {}, {} flavour{}.",
+        "Measured {} on {} CPUs ({}), {:.1} GiB of memory, Linux {}, Docker {}, load average {} \
+         at the start; revision {}, {} flavour{}.",
         m.date,
         m.cpus,
         m.cpu,
         m.memory_gib,
         m.kernel,
         m.docker,
+        m.load,
         m.revision,
         name(m.flavour),
         if plan.quick { ", QUICK run (figures are not representative)" } else { "" },
@@ -1103,12 +1113,13 @@ fn json(m: &Machine, plan: Plan, table: &Table) -> String {
     let _ = writeln!(out, "  \"date\": {},", quote(&m.date));
     let _ = writeln!(
         out,
-        "  \"machine\": {{\"cpus\": {}, \"cpu\": {}, \"memory_gib\": {:.1}, \"kernel\": {}, \"docker\": {}}},",
+        "  \"machine\": {{\"cpus\": {}, \"cpu\": {}, \"memory_gib\": {:.1}, \"kernel\": {}, \"docker\": {}, \"load\": {}}},",
         m.cpus,
         quote(&m.cpu),
         m.memory_gib,
         quote(&m.kernel),
-        quote(&m.docker)
+        quote(&m.docker),
+        quote(&m.load)
     );
     let _ = writeln!(out, "  \"revision\": {},", quote(&m.revision));
     let _ = writeln!(out, "  \"flavour\": {},", quote(name(m.flavour)));
@@ -1404,6 +1415,7 @@ Transfer/sec:     78.80MB
             memory_gib: 23.4,
             kernel: "6.1".into(),
             docker: "20.10".into(),
+            load: "1.5".into(),
             revision: "abc".into(),
             flavour: Flavour::Offline,
         };
