@@ -298,9 +298,10 @@ fn build(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let cold = format!("{PREFIX}/nginx:cold");
     let mut secs = Vec::new();
     for _ in 0..ctx.plan.slow_runs {
-        let took = time(|| nginx::build_in(sh, &cold, context, &["--no-cache"]))?.0;
+        let took = time(|| nginx::build_in(sh, &cold, context, &["--no-cache"]));
+        // Every run leaves a new image (nothing cached): drop it, whatever happened.
         remove_image(sh, &cold);
-        secs.push(took);
+        secs.push(took?.0);
     }
     t.median("cold build (`--no-cache`)", &secs, "s")
         .note("includes Debian's packages from the mirror");
@@ -310,28 +311,14 @@ fn build(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let _ = std::fs::remove_dir_all(&copy);
     cmd!(sh, "cp -R {context} {copy}").quiet().run()?;
     let warm = format!("{PREFIX}/nginx:warm");
-    nginx::build_in(sh, &warm, &copy, &[])?;
-    let mut before = layers(sh, &warm)?;
-    let page = copy.join("html/index.html");
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_nanos();
-    let (mut secs, mut changed, mut edited) = (Vec::new(), Vec::new(), None);
-    for run in 0..ctx.plan.runs {
-        let mut text = std::fs::read_to_string(&page)?;
-        // Unique per run, so that no rebuild is a cache hit of an earlier one.
-        writeln!(text, "<!-- cargo xtask bench {nonce}.{run} -->")?;
-        std::fs::write(&page, text)?;
-        secs.push(time(|| nginx::build_in(sh, &warm, &copy, &[]))?.0);
-        let after = layers(sh, &warm)?;
-        changed.push(differing(&before, &after) as f64);
-        before = after;
-        // The previous edited image is now untagged and only ours: drop it.
-        if let Some(id) = edited.replace(image_id(sh, &warm)?) {
-            remove_image(sh, &id);
-        }
-    }
+    let mut edited = Vec::new();
+    let rebuilds = warm_rebuilds(ctx, &copy, &warm, &mut edited);
+    // The tag first (it may share its image with ours), then the edited images, only ours.
     remove_image(sh, &warm);
+    for id in edited {
+        remove_image(sh, &id);
+    }
+    let (secs, changed) = rebuilds?;
     t.median("warm rebuild after editing only index.html", &secs, "s")
         .below(2.0);
     t.median(
@@ -342,6 +329,37 @@ fn build(ctx: &Ctx, t: &mut Table) -> Result<()> {
     .exactly(1.0)
     .note("compared by `docker image inspect` RootFS layers");
     Ok(())
+}
+
+/// Builds the copy `copy` into `warm`, then per run appends a comment to its page and rebuilds:
+/// the seconds each rebuild took and how many layers it changed. `edited` gets the ids of the
+/// images built from an edited page.
+fn warm_rebuilds(
+    ctx: &Ctx,
+    copy: &Path,
+    warm: &str,
+    edited: &mut Vec<String>,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let sh = ctx.sh;
+    nginx::build_in(sh, warm, copy, &[])?;
+    let mut before = layers(sh, warm)?;
+    let page = copy.join("html/index.html");
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos();
+    let (mut secs, mut changed) = (Vec::new(), Vec::new());
+    for run in 0..ctx.plan.runs {
+        let mut text = std::fs::read_to_string(&page)?;
+        // Unique per run, so that no rebuild is a cache hit of an earlier one.
+        writeln!(text, "<!-- cargo xtask bench {nonce}.{run} -->")?;
+        std::fs::write(&page, text)?;
+        secs.push(time(|| nginx::build_in(sh, warm, copy, &[]))?.0);
+        edited.push(image_id(sh, warm)?);
+        let after = layers(sh, warm)?;
+        changed.push(differing(&before, &after) as f64);
+        before = after;
+    }
+    Ok((secs, changed))
 }
 
 /// `cargo xtask nginx` and a bare `docker run` until the first 200.
@@ -746,8 +764,17 @@ impl HostNginx {
             .stdout_path(access)
             .stderr_path(errors)
             .unchecked()
-            .start()
-            .context("starting the host's nginx (Debian: apt-get install nginx)")?;
+            .start();
+        let child = match child {
+            Ok(child) => child,
+            Err(err) => {
+                if let Some(cgroup) = &cgroup {
+                    let _ = std::fs::remove_dir(cgroup);
+                }
+                return Err(err)
+                    .context("starting the host's nginx (Debian: apt-get install nginx)");
+            }
+        };
         let host = HostNginx {
             child,
             url: format!("http://127.0.0.1:{port}/"),
