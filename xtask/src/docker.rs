@@ -81,6 +81,16 @@ pub fn image_exists(sh: &Shell, image: &str) -> bool {
         .is_ok()
 }
 
+pub fn container_exists(sh: &Shell, name: &str) -> bool {
+    let format = "{{.Id}}";
+    cmd!(sh, "docker container inspect --format {format} {name}")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+}
+
 /// Makes sure the image a Dockerfile starts `FROM` is here: pulls it if needed, and says what to
 /// do when no registry can be reached.
 pub fn ensure_pulled(sh: &Shell, image: &str) -> Result<()> {
@@ -184,13 +194,21 @@ pub fn port_free(port: u16) -> Result<()> {
         })
 }
 
-/// A free port on the loopback interface, chosen by the kernel.
+/// A loopback port that is free now (for tests and benchmarks).
 pub fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+    Ok(TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|listener| listener.local_addr())
+        .context("finding a free port on 127.0.0.1")?
+        .port())
 }
 
 /// Polls `url` until it answers 200, for at most `limit`.
 pub fn wait_http(url: &str, limit: Duration) -> Result<http::Response> {
+    wait_http_every(url, limit, Duration::from_millis(100))
+}
+
+/// [`wait_http`] polling `every` so often (the benchmark polls finely).
+pub fn wait_http_every(url: &str, limit: Duration, every: Duration) -> Result<http::Response> {
     let start = Instant::now();
     loop {
         let last = match http::get(url) {
@@ -201,6 +219,6 @@ pub fn wait_http(url: &str, limit: Duration) -> Result<http::Response> {
         if start.elapsed() > limit {
             bail!("{url} did not answer 200 within {limit:?} (last: {last})");
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(every);
     }
 }

@@ -4,6 +4,7 @@
 
 mod answers;
 mod bases;
+mod bench;
 mod docker;
 mod http;
 mod kernel;
@@ -37,9 +38,10 @@ enum Command {
     Bases(bases::Bases),
     Push(push::Push),
     Redmine(redmine::Redmine),
-    Test(test::Test),
     Answers(answers::Answers),
     Kernel(kernel::Kernel),
+    Bench(bench::Bench),
+    Test(test::Test),
 }
 
 fn main() {
@@ -64,9 +66,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bases(cmd) => cmd.run(&sh),
         Command::Push(cmd) => cmd.run(&sh),
         Command::Redmine(cmd) => cmd.run(&sh),
-        Command::Test(cmd) => cmd.run(&sh),
         Command::Answers(cmd) => cmd.run(&sh),
         Command::Kernel(cmd) => cmd.run(&sh),
+        Command::Bench(cmd) => cmd.run(&sh),
+        Command::Test(cmd) => cmd.run(&sh),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `cargo xtask nginx`: build our nginx image, run it, wait until it answers; or take it down.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
@@ -10,7 +11,17 @@ use crate::docker::{self, Container, Flavour};
 use crate::{bases, http, test::Suite};
 
 /// Name of the container `cargo xtask nginx` runs.
-const CONTAINER: &str = "dockerlab-nginx";
+pub const CONTAINER: &str = "dockerlab-nginx";
+/// The hardened way to run it: nothing in the image can change, no capabilities.
+pub const HARDENED: &[&str] = &[
+    "--read-only",
+    "--tmpfs",
+    "/tmp",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+];
 /// The repository our nginx image is built into.
 pub const REPOSITORY: &str = "dockerlab/nginx";
 
@@ -44,11 +55,13 @@ impl Nginx {
         docker::remove_container(sh, CONTAINER);
         docker::port_free(self.port)?;
         let publish = format!("{}:8080", self.port);
-        // The hardened way to run it: nothing in the image can change, no capabilities.
-        cmd!(sh, "docker run --detach --name {CONTAINER} --publish {publish} --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges {image}")
-            .ignore_stdout()
-            .run()
-            .context("starting the nginx container")?;
+        cmd!(
+            sh,
+            "docker run --detach --name {CONTAINER} --publish {publish} {HARDENED...} {image}"
+        )
+        .ignore_stdout()
+        .run()
+        .context("starting the nginx container")?;
         let url = format!("http://localhost:{}/", self.port);
         docker::wait_http(
             &format!("http://127.0.0.1:{}/", self.port),
@@ -69,33 +82,50 @@ pub fn image(flavour: Flavour) -> String {
     )
 }
 
-/// The Dockerfile of a flavour; both share nginx/'s configuration and page.
+/// The build context of the image: configuration, page and both Dockerfiles.
+pub const CONTEXT: &str = "nginx";
+
+/// The Dockerfile of a flavour, inside the context; both share its configuration and page.
 fn dockerfile(flavour: Flavour) -> &'static str {
     match flavour {
-        Flavour::Upstream => "nginx/Dockerfile",
-        Flavour::Offline => "nginx/Dockerfile.offline",
+        Flavour::Upstream => "Dockerfile",
+        Flavour::Offline => "Dockerfile.offline",
     }
 }
 
 /// Builds the image of the current flavour (a warm rebuild is a cache hit) and returns its name.
 pub fn build(sh: &Shell) -> Result<String> {
+    let image = image(Flavour::of(sh));
+    build_in(sh, &image, Path::new(CONTEXT), &[])?;
+    Ok(image)
+}
+
+/// The base image of the current flavour (`FROM` of its Dockerfile).
+pub fn base(sh: &Shell) -> Result<String> {
+    match Flavour::of(sh) {
+        Flavour::Upstream => from_line(sh, &format!("{CONTEXT}/{}", dockerfile(Flavour::Upstream))),
+        Flavour::Offline => Ok(bases::BASE.to_string()),
+    }
+}
+
+/// Builds the current flavour's Dockerfile of `context` (ours, or a copy of it) into `tag`, with
+/// the build facts; `extra` goes to `docker build` as is (`--no-cache`). The benchmark builds
+/// copies this way.
+pub fn build_in(sh: &Shell, tag: &str, context: &Path, extra: &[&str]) -> Result<()> {
     let flavour = Flavour::of(sh);
     match flavour {
-        Flavour::Upstream => {
-            docker::ensure_pulled(sh, from_line(sh, dockerfile(flavour))?.as_str())?
-        }
+        Flavour::Upstream => docker::ensure_pulled(sh, &base(sh)?)?,
         Flavour::Offline => bases::ensure(sh, false)?,
     }
-    let image = image(flavour);
-    let file = dockerfile(flavour);
+    let file = context.join(dockerfile(flavour));
     let version = format!("VERSION={}", env!("CARGO_PKG_VERSION"));
     let revision = format!("REVISION={}", docker::git_revision(sh));
     let created = format!("CREATED={}", docker::git_date(sh));
-    cmd!(sh, "docker build --quiet --file {file} --tag {image} --build-arg {version} --build-arg {revision} --build-arg {created} nginx")
+    cmd!(sh, "docker build --quiet {extra...} --file {file} --tag {tag} --build-arg {version} --build-arg {revision} --build-arg {created} {context}")
         .ignore_stdout()
         .run()
-        .with_context(|| format!("building {image} from {file} failed (docker's output is above)"))?;
-    Ok(image)
+        .with_context(|| format!("building {tag} from {} failed (docker's output is above)", file.display()))?;
+    Ok(())
 }
 
 /// The image a Dockerfile starts `FROM`.

@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
-use crate::{answers, docker, kernel, nginx, push, redmine};
+use crate::{answers, bench, docker, kernel, nginx, push, redmine};
 
 /// Run every test: `cargo test`, linters, and the checks against a real Docker engine.
 #[derive(Args)]
@@ -26,6 +26,7 @@ const GROUPS: &[Group] = &[
     ("redmine", redmine::tests),
     ("answers", answers::tests),
     ("kernel", kernel::tests),
+    ("bench", bench::tests),
 ];
 
 impl Test {
