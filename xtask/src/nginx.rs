@@ -8,7 +8,8 @@ use clap::{Args, Subcommand};
 use xshell::{cmd, Shell};
 
 use crate::docker::{self, Container, Flavour};
-use crate::{bases, http, test::Suite};
+use crate::test::{one_error_line, xtask, Suite};
+use crate::{bases, http};
 
 /// Name of the container `cargo xtask nginx` runs.
 pub const CONTAINER: &str = "dockerlab-nginx";
@@ -51,9 +52,10 @@ impl Nginx {
             println!("{CONTAINER} is removed");
             return Ok(());
         }
-        let image = build(sh)?;
+        // The port is checked first (our own container may hold it), so a taken one fails fast.
         docker::remove_container(sh, CONTAINER);
         docker::port_free(self.port)?;
+        let image = build(sh)?;
         let publish = format!("{}:8080", self.port);
         cmd!(
             sh,
@@ -144,6 +146,30 @@ pub fn from_line(sh: &Shell, file: &str) -> Result<String> {
 
 /// The checks of `cargo xtask test` for the nginx image.
 pub fn tests(sh: &Shell, suite: &mut Suite) {
+    suite.check("nginx: no engine reachable is one clear error", || {
+        let out = xtask(
+            sh,
+            &["nginx"],
+            &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+        )?;
+        let error = one_error_line(&out)?;
+        ensure!(
+            error.contains("no Docker engine is reachable"),
+            "unclear: {error}"
+        );
+        Ok(())
+    });
+    suite.check("nginx: a taken port is one clear error naming it", || {
+        let taken = std::net::TcpListener::bind("0.0.0.0:0")?;
+        let port = taken.local_addr()?.port().to_string();
+        let out = xtask(sh, &["nginx", "--port", &port], &[])?;
+        let error = one_error_line(&out)?;
+        ensure!(
+            error.contains(&format!("port {port} is already taken")) && error.contains("--port"),
+            "unclear: {error}"
+        );
+        Ok(())
+    });
     let Some(image) = suite.check("nginx: image builds", || build(sh)) else {
         return;
     };

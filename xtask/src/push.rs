@@ -14,7 +14,8 @@ use xshell::{cmd, Shell};
 
 use crate::docker::{self, Container, Flavour};
 use crate::scratch::{random_hex, Scratch};
-use crate::{http, nginx, test::Suite};
+use crate::test::{one_error_line, Suite};
+use crate::{http, nginx};
 
 /// Docker Hub's names for itself: pushing to any of them (or without --registry) is Docker Hub.
 const DOCKER_HUB: &[&str] = &["docker.io", "index.docker.io", "registry-1.docker.io"];
@@ -736,20 +737,6 @@ fn which(program: &str) -> Result<PathBuf> {
         .with_context(|| format!("{program} is not on PATH"))
 }
 
-/// The error of a failed run: its last line, the only one saying `error:` (the lines before it
-/// are the echo of the commands it ran).
-fn the_error(out: &Output) -> Result<String> {
-    ensure!(!out.status.success(), "it succeeded");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let errors = stderr.lines().filter(|l| l.starts_with("error:")).count();
-    let last = stderr.trim_end().lines().last().unwrap_or_default();
-    ensure!(
-        errors == 1 && last.starts_with("error:"),
-        "the error is not one last line: {stderr:?}"
-    );
-    Ok(last.to_string())
-}
-
 /// The checks of `cargo xtask test` for `cargo xtask push`.
 pub fn tests(sh: &Shell, suite: &mut Suite) {
     suite.check(
@@ -798,7 +785,7 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
             let config = registry.docker_config("docker-wrong")?;
             let wrong = format!("{password}-wrong");
             let out = xtask_push(sh, addr, &config, Some((user, &wrong)), &[], None)?;
-            let error = the_error(&out)?;
+            let error = one_error_line(&out)?;
             ensure!(
                 error.contains("401 Unauthorized") && error.contains(PASSWORD_VAR),
                 "unclear: {error}"
@@ -821,7 +808,7 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
         || {
             let config = registry.docker_config("docker-none")?;
             let out = xtask_push(sh, addr, &config, None, &[], None)?;
-            let error = the_error(&out)?;
+            let error = one_error_line(&out)?;
             ensure!(
                 error.contains("not logged in") && error.contains("401 Unauthorized"),
                 "unclear: {error}"
@@ -840,7 +827,7 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
             let config = registry.docker_config("docker-unreachable")?;
             let nowhere = format!("127.0.0.1:{}", docker::free_port()?);
             let out = xtask_push(sh, &nowhere, &config, Some((user, password)), &[], None)?;
-            let error = the_error(&out)?;
+            let error = one_error_line(&out)?;
             ensure!(error.contains("unreachable"), "unclear: {error}");
             Ok(())
         },
@@ -863,7 +850,7 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
             let config = registry.docker_config("docker-nobuild")?;
             let path = format!("{}:{}", scratch.path().display(), std::env::var("PATH")?);
             let out = xtask_push(sh, addr, &config, Some((user, password)), &[], Some(&path))?;
-            let error = the_error(&out)?;
+            let error = one_error_line(&out)?;
             ensure!(error.contains("could not be built"), "unclear: {error}");
             let catalog = registry.catalog()?;
             ensure!(
@@ -1040,7 +1027,7 @@ fn rejects_bad_input_without_docker(sh: &Shell) -> impl FnOnce() -> Result<()> +
                 .env("DOCKER_CONFIG", &config)
                 .ignore_status()
                 .output()?;
-            let error = the_error(&out).with_context(|| format!("{args:?}"))?;
+            let error = one_error_line(&out).with_context(|| format!("{args:?}"))?;
             println!("    | {error}");
             ensure!(
                 error.starts_with(&format!("error: {expected}")),

@@ -1,7 +1,9 @@
 //! `cargo xtask test`: every check of the project, hermetic and against a real Docker engine,
 //! ending with the line `N passed, N failed`.
 
-use anyhow::{bail, Context, Result};
+use std::process::Output;
+
+use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
@@ -86,6 +88,36 @@ impl Suite {
         }
         Ok(())
     }
+}
+
+/// Runs this very xtask binary (not cargo again) with `args`, echoing its output into the log.
+pub fn xtask(sh: &Shell, args: &[&str], env: &[(&str, &str)]) -> Result<Output> {
+    let exe = std::env::current_exe().context("finding the xtask binary")?;
+    let mut run = cmd!(sh, "{exe} {args...}").ignore_status();
+    for (name, value) in env {
+        run = run.env(name, value);
+    }
+    let out = run.output()?;
+    for text in [&out.stdout, &out.stderr] {
+        for line in String::from_utf8_lossy(text).lines() {
+            println!("    | {line}");
+        }
+    }
+    Ok(out)
+}
+
+/// The promise every command keeps on bad input: it fails, and says why in one last line
+/// `error: …` (returned).
+pub fn one_error_line(out: &Output) -> Result<String> {
+    ensure!(!out.status.success(), "it succeeded");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors = stderr.lines().filter(|l| l.starts_with("error:")).count();
+    let last = stderr.trim_end().lines().last().unwrap_or_default();
+    ensure!(
+        errors == 1 && last.starts_with("error:"),
+        "the error is not one last line: {stderr:?}"
+    );
+    Ok(last.to_string())
 }
 
 /// The hermetic tests, so that one command runs everything.
