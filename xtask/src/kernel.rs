@@ -9,7 +9,7 @@ use clap::Args;
 use xshell::{cmd, Shell};
 
 use crate::docker::{self, Flavour};
-use crate::{bases, test::Suite};
+use crate::test::Suite;
 
 /// The builder image; the tag says which kernel series it carries the sources of.
 const REPOSITORY: &str = "dockerlab/kernel-builder";
@@ -82,27 +82,9 @@ pub fn image(flavour: Flavour) -> String {
 
 /// Builds the builder image of the current flavour (a cache hit when nothing changed).
 pub fn builder(sh: &Shell) -> Result<String> {
-    let flavour = Flavour::of(sh);
-    let file = match flavour {
-        Flavour::Upstream => {
-            let file = "kernel/Dockerfile";
-            docker::ensure_pulled(sh, &crate::nginx::from_line(sh, file)?)?;
-            file
-        }
-        Flavour::Offline => {
-            bases::ensure(sh, false)?;
-            "kernel/Dockerfile.offline"
-        }
-    };
-    let image = image(flavour);
+    let image = image(Flavour::of(sh));
     println!("building the builder image {image} (Debian's linux-source-6.1 and compilers)");
-    cmd!(
-        sh,
-        "docker build --quiet --file {file} --tag {image} kernel"
-    )
-    .ignore_stdout()
-    .run()
-    .with_context(|| format!("building {image} from {file} failed (docker's output is above)"))?;
+    docker::build(sh, Path::new("kernel"), &image, &[])?;
     Ok(image)
 }
 

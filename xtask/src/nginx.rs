@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 use xshell::{cmd, Shell};
 
 use crate::docker::{self, Container, Flavour};
+use crate::http;
 use crate::test::{one_error_line, xtask, Suite};
-use crate::{bases, http};
 
 /// Name of the container `cargo xtask nginx` runs.
 pub const CONTAINER: &str = "dockerlab-nginx";
@@ -87,14 +87,6 @@ pub fn image(flavour: Flavour) -> String {
 /// The build context of the image: configuration, page and both Dockerfiles.
 pub const CONTEXT: &str = "nginx";
 
-/// The Dockerfile of a flavour, inside the context; both share its configuration and page.
-fn dockerfile(flavour: Flavour) -> &'static str {
-    match flavour {
-        Flavour::Upstream => "Dockerfile",
-        Flavour::Offline => "Dockerfile.offline",
-    }
-}
-
 /// Builds the image of the current flavour (a warm rebuild is a cache hit) and returns its name.
 pub fn build(sh: &Shell) -> Result<String> {
     let image = image(Flavour::of(sh));
@@ -104,44 +96,21 @@ pub fn build(sh: &Shell) -> Result<String> {
 
 /// The base image of the current flavour (`FROM` of its Dockerfile).
 pub fn base(sh: &Shell) -> Result<String> {
-    match Flavour::of(sh) {
-        Flavour::Upstream => from_line(sh, &format!("{CONTEXT}/{}", dockerfile(Flavour::Upstream))),
-        Flavour::Offline => Ok(bases::BASE.to_string()),
-    }
+    docker::base(sh, Path::new(CONTEXT))
 }
 
 /// Builds the current flavour's Dockerfile of `context` (ours, or a copy of it) into `tag`, with
 /// the build facts; `extra` goes to `docker build` as is (`--no-cache`). The benchmark builds
 /// copies this way.
 pub fn build_in(sh: &Shell, tag: &str, context: &Path, extra: &[&str]) -> Result<()> {
-    let flavour = Flavour::of(sh);
-    match flavour {
-        Flavour::Upstream => docker::ensure_pulled(sh, &base(sh)?)?,
-        Flavour::Offline => bases::ensure(sh, false)?,
-    }
-    let file = context.join(dockerfile(flavour));
     let version = format!("VERSION={}", env!("CARGO_PKG_VERSION"));
     let revision = format!("REVISION={}", docker::git_revision(sh));
     let created = format!("CREATED={}", docker::git_date(sh));
-    cmd!(sh, "docker build --quiet {extra...} --file {file} --tag {tag} --build-arg {version} --build-arg {revision} --build-arg {created} {context}")
-        .ignore_stdout()
-        .run()
-        .with_context(|| format!("building {tag} from {} failed (docker's output is above)", file.display()))?;
-    Ok(())
-}
-
-/// The image a Dockerfile starts `FROM`.
-pub fn from_line(sh: &Shell, file: &str) -> Result<String> {
-    let text = sh.read_file(file)?;
-    text.lines()
-        .find_map(|line| line.strip_prefix("FROM "))
-        .map(|rest| {
-            rest.split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .with_context(|| format!("{file} has no FROM line"))
+    let mut args = extra.to_vec();
+    for arg in [&version, &revision, &created] {
+        args.extend(["--build-arg", arg]);
+    }
+    docker::build(sh, context, tag, &args)
 }
 
 /// The checks of `cargo xtask test` for the nginx image.

@@ -53,3 +53,17 @@ fn nginx_flavours_differ_only_before_the_configuration() {
     };
     assert_eq!(tail("nginx/Dockerfile"), tail("nginx/Dockerfile.offline"));
 }
+
+/// Every offline Dockerfile starts from the base `cargo xtask bases` builds (so builds make it
+/// when missing), and every upstream one from a registry image.
+#[test]
+fn offline_dockerfiles_start_from_the_local_base() {
+    for file in dockerfiles().unwrap() {
+        let from = read(&file)
+            .lines()
+            .find_map(|l| l.strip_prefix("FROM ").map(str::to_string))
+            .unwrap_or_else(|| panic!("{file} has no FROM"));
+        let local = from.starts_with(crate::bases::BASE);
+        assert_eq!(local, file.ends_with(".offline"), "{file}: FROM {from}");
+    }
+}
