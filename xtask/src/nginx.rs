@@ -234,18 +234,7 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
             let hard = Container::run(
                 sh,
                 "dockerlab-test-nginx-hardened",
-                &[
-                    "--read-only",
-                    "--tmpfs",
-                    "/tmp",
-                    "--cap-drop",
-                    "ALL",
-                    "--security-opt",
-                    "no-new-privileges",
-                    "--publish",
-                    "127.0.0.1::8080",
-                    &image,
-                ],
+                &[HARDENED, &["--publish", "127.0.0.1::8080", &image]].concat(),
             )?;
             let url = format!("http://{}/", hard.published(8080)?);
             let page = docker::wait_http(&url, Duration::from_secs(20))?;
