@@ -30,6 +30,15 @@ impl Flavour {
         }
     }
 
+    /// The name of a flavour's Dockerfile inside a build context (nginx/, redmine/): both
+    /// flavours share the context's configuration, pages and theme.
+    pub fn dockerfile(self) -> &'static str {
+        match self {
+            Flavour::Upstream => "Dockerfile",
+            Flavour::Offline => "Dockerfile.offline",
+        }
+    }
+
     /// Suffix of image tags built in this flavour: `dockerlab/nginx:1.0.0-offline`.
     pub fn tag_suffix(self) -> &'static str {
         match self {

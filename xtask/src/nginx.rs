@@ -85,14 +85,6 @@ pub fn image(flavour: Flavour) -> String {
 /// The build context of the image: configuration, page and both Dockerfiles.
 pub const CONTEXT: &str = "nginx";
 
-/// The Dockerfile of a flavour, inside the context; both share its configuration and page.
-fn dockerfile(flavour: Flavour) -> &'static str {
-    match flavour {
-        Flavour::Upstream => "Dockerfile",
-        Flavour::Offline => "Dockerfile.offline",
-    }
-}
-
 /// Builds the image of the current flavour (a warm rebuild is a cache hit) and returns its name.
 pub fn build(sh: &Shell) -> Result<String> {
     let image = image(Flavour::of(sh));
@@ -103,7 +95,9 @@ pub fn build(sh: &Shell) -> Result<String> {
 /// The base image of the current flavour (`FROM` of its Dockerfile).
 pub fn base(sh: &Shell) -> Result<String> {
     match Flavour::of(sh) {
-        Flavour::Upstream => from_line(sh, &format!("{CONTEXT}/{}", dockerfile(Flavour::Upstream))),
+        Flavour::Upstream => {
+            from_line(sh, &format!("{CONTEXT}/{}", Flavour::Upstream.dockerfile()))
+        }
         Flavour::Offline => Ok(bases::BASE.to_string()),
     }
 }
@@ -117,7 +111,7 @@ pub fn build_in(sh: &Shell, tag: &str, context: &Path, extra: &[&str]) -> Result
         Flavour::Upstream => docker::ensure_pulled(sh, &base(sh)?)?,
         Flavour::Offline => bases::ensure(sh, false)?,
     }
-    let file = context.join(dockerfile(flavour));
+    let file = context.join(flavour.dockerfile());
     let version = format!("VERSION={}", env!("CARGO_PKG_VERSION"));
     let revision = format!("REVISION={}", docker::git_revision(sh));
     let created = format!("CREATED={}", docker::git_date(sh));
