@@ -44,7 +44,7 @@ pub struct Plan {
     pub quick: bool,
     /// Runs of most figures: their median is reported.
     pub runs: usize,
-    /// Runs of the slow figures (cold builds, tens of seconds each).
+    /// Runs of the slow figures (cold builds, Redmine's starts: seconds to tens of seconds each).
     pub slow_runs: usize,
     /// Runs of the figures of a few milliseconds (invocations).
     pub fast_runs: usize,
@@ -588,7 +588,7 @@ fn redmine(ctx: &Ctx, t: &mut Table) -> Result<()> {
         ));
 
     let (mut warm, mut warm_up) = (Vec::new(), Vec::new());
-    for _ in 0..ctx.plan.runs.min(3) {
+    for _ in 0..ctx.plan.slow_runs {
         stack.down(sh, false)?;
         let (first, up) = until_200(&url, || stack.up(sh))?;
         warm.push(first);
@@ -1235,8 +1235,9 @@ fn markdown(m: &Machine, plan: Plan, table: &Table) -> String {
     );
     let _ = writeln!(
         md,
-        "Each figure is the median of its runs (column Runs: {} for most, {} for cold builds, {} for \
-         invocations); ratios are taken within each round, then their median.\n",
+        "Each figure is the median of its runs (column Runs: {} for most, {} for cold builds and \
+         Redmine's starts, {} for invocations); ratios are taken within each round, then their \
+         median.\n",
         plan.runs, plan.slow_runs, plan.fast_runs
     );
     md += "| Section | Figure | Median | Runs | Target | Note |\n";
