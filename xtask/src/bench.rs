@@ -15,6 +15,7 @@ use xshell::{cmd, Shell};
 
 use crate::docker::{self, Container, Flavour};
 use crate::nginx::{self, HARDENED};
+use crate::redmine::{Stack, Teardown};
 use crate::test::Suite;
 
 /// Measure image size, build speed, start-up and throughput against their references, and
@@ -43,7 +44,7 @@ pub struct Plan {
     pub quick: bool,
     /// Runs of most figures: their median is reported.
     pub runs: usize,
-    /// Runs of the slow figures (cold builds, tens of seconds each).
+    /// Runs of the slow figures (cold builds, Redmine's starts: seconds to tens of seconds each).
     pub slow_runs: usize,
     /// Runs of the figures of a few milliseconds (invocations).
     pub fast_runs: usize,
@@ -83,16 +84,13 @@ pub type Section = (&'static str, fn(&Ctx, &mut Table) -> Result<()>);
 
 /// The sections of the table, in order.
 ///
-/// THE REDMINE FIGURES go in the last section: the image and what our theme layer adds to its
-/// base, warm restart → 200 (target ≤ 10 s), cold first start → 200 (target ≤ 60 s). The Redmine
-/// stack's own function of this signature replaces `redmine_not_merged` when it is merged.
 const SECTIONS: &[Section] = &[
     ("Image size", size),
     ("Build", build),
     ("Start-up", startup),
     ("Throughput", throughput),
     ("xtask", xtask),
-    ("Redmine", redmine_not_merged),
+    ("Redmine", redmine),
 ];
 
 fn measure(sh: &Shell, plan: Plan) -> Result<()> {
@@ -147,16 +145,8 @@ fn measure(sh: &Shell, plan: Plan) -> Result<()> {
 fn size(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let sh = ctx.sh;
     let flavour = Flavour::of(sh);
-    let mb = |image: &str| -> Result<f64> {
-        let format = "{{.Size}}";
-        let bytes = cmd!(sh, "docker image inspect --format {format} {image}")
-            .quiet()
-            .read()
-            .with_context(|| format!("inspecting {image}"))?;
-        Ok(bytes.trim().parse::<f64>()? / 1e6)
-    };
     let base = nginx::base(sh)?;
-    let (ours, base_mb) = (mb(&ctx.image)?, mb(&base)?);
+    let (ours, base_mb) = (image_mb(sh, &ctx.image)?, image_mb(sh, &base)?);
     let tag = nginx::image(flavour);
     t.measured(
         format!("nginx image, {} flavour, uncompressed", name(flavour)),
@@ -554,18 +544,176 @@ fn xtask(ctx: &Ctx, t: &mut Table) -> Result<()> {
     Ok(())
 }
 
-/// The place of the Redmine figures until the Redmine stack is merged (see [`SECTIONS`]).
-fn redmine_not_merged(_: &Ctx, t: &mut Table) -> Result<()> {
-    let reason = "the Redmine stack is not merged into this branch yet";
-    for figure in [
-        "Redmine image, uncompressed",
-        "… of which our theme layer",
-        "Redmine warm restart → first 200 (target ≤ 10 s)",
-        "Redmine cold first start → first 200 (target ≤ 60 s)",
-    ] {
-        t.not_measured(figure, reason);
+/// The Redmine stack: its image and what our theme adds to it, cold first start and warm
+/// restart → first 200, on a compose project of its own (fresh volumes and secrets).
+fn redmine(ctx: &Ctx, t: &mut Table) -> Result<()> {
+    let sh = ctx.sh;
+    let flavour = Flavour::of(sh);
+    let stack = Stack {
+        project: format!("{PREFIX}-redmine"),
+        port: docker::free_port()?,
+        secrets: ctx.dir.join("redmine-secrets"),
+        backups: ctx.dir.join("redmine-backups"),
+    };
+    // A leftover of an interrupted run would make the first start a warm one.
+    let _ = stack.down(sh, true);
+    let _teardown = Teardown(sh, &stack);
+    let new_project = || -> Result<()> {
+        stack.down(sh, true)?;
+        let _ = std::fs::remove_dir_all(&stack.secrets);
+        Ok(())
+    };
+    // The images are built (cache hits when nothing changed) before any start is timed.
+    if flavour == Flavour::Offline {
+        crate::bases::ensure(sh, false)?;
     }
+    stack.compose(sh, &["build", "--quiet"]).run()?;
+
+    let url = format!("{}/", stack.url());
+    let (mut cold, mut cold_up) = (Vec::new(), Vec::new());
+    for _ in 0..ctx.plan.slow_runs {
+        new_project()?;
+        let (first, up) = until_200(&url, || stack.up(sh))?;
+        cold.push(first);
+        cold_up.push(up);
+    }
+    redmine_sizes(ctx, &stack, t)?;
+    t.median("Redmine cold first start → first 200", &cold, "s")
+        .target("≤", 60.0)
+        .note(format!(
+            "images built; new volumes and secrets; `cargo xtask redmine up` (a cached build, \
+             migrations, default data) until GET / answers 200, polled every 50 ms; `up` itself \
+             returns once healthy: {} s",
+            number(median(&cold_up).unwrap_or_default())
+        ));
+
+    let (mut warm, mut warm_up) = (Vec::new(), Vec::new());
+    for _ in 0..ctx.plan.slow_runs {
+        stack.down(sh, false)?;
+        let (first, up) = until_200(&url, || stack.up(sh))?;
+        warm.push(first);
+        warm_up.push(up);
+    }
+    t.median("Redmine warm restart → first 200", &warm, "s")
+        .target("≤", 10.0)
+        .note(format!(
+            "`cargo xtask redmine down` (volumes kept, not timed), then `up` until GET / answers \
+             200; `up` itself returns once healthy: {} s",
+            number(median(&warm_up).unwrap_or_default())
+        ));
+    drop(_teardown);
+    let _ = std::fs::remove_dir_all(&stack.secrets);
     Ok(())
+}
+
+/// Our Redmine image: its size, its layers on top of its base, and the theme's layers.
+fn redmine_sizes(ctx: &Ctx, stack: &Stack, t: &mut Table) -> Result<()> {
+    let sh = ctx.sh;
+    let flavour = Flavour::of(sh);
+    let image = stack.image(sh)?;
+    let base = docker::base(sh, Path::new("redmine"))?;
+    let (ours, base_mb) = (image_mb(sh, &image)?, image_mb(sh, &base)?);
+    t.measured(
+        format!("Redmine image, {} flavour, uncompressed", name(flavour)),
+        ours,
+        "MB",
+        1,
+    )
+    .note(format!(
+        "the image the stack runs, {}",
+        &image[..19.min(image.len())]
+    ));
+    t.measured(
+        "… of which our layers on top of the base",
+        ours - base_mb,
+        "MB",
+        1,
+    )
+    .note(format!("base {base}: {base_mb:.1} MB"));
+    let format = "{{.Size}}\t{{.CreatedBy}}";
+    let history = cmd!(
+        sh,
+        "docker history --no-trunc --human=false --format {format} {image}"
+    )
+    .quiet()
+    .read()?;
+    let layers = theme_layers(&history)?;
+    let bytes: f64 = layers.iter().map(|(size, _)| size).sum();
+    let parts: Vec<String> = layers
+        .iter()
+        .map(|(size, step)| format!("{step} {} kB", number(size / 1e3)))
+        .collect();
+    t.measured("… of which our theme's layers", bytes / 1e3, "kB", 1)
+        .below(1000.0)
+        .note(format!(
+            "{} (from `docker history`; the RUN {})",
+            parts.join(" + "),
+            match flavour {
+                Flavour::Offline => "rewrites the theme's @import for Redmine 5",
+                Flavour::Upstream =>
+                    "is assets:precompile, which compiles Redmine's own assets too",
+            }
+        ));
+    Ok(())
+}
+
+/// The theme's layers in `docker history --format '{{.Size}}\t{{.CreatedBy}}'` (newest first):
+/// the `COPY … themes/harbour/` and the RUN steps right after it, oldest first, as (bytes, step).
+fn theme_layers(history: &str) -> Result<Vec<(f64, String)>> {
+    let steps: Vec<(f64, &str)> = history
+        .lines()
+        .rev()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let (size, step) = line.split_once('\t').unwrap_or((line, ""));
+            let size = size
+                .trim()
+                .parse::<f64>()
+                .with_context(|| format!("a layer size is not a number: {line}"))?;
+            Ok((size, step))
+        })
+        .collect::<Result<_>>()?;
+    let copy = steps
+        .iter()
+        .position(|(_, step)| step.contains(" COPY ") && step.contains("themes/harbour/"))
+        .context("no `COPY … themes/harbour/` step in the image's history")?;
+    let mut layers = vec![(steps[copy].0, "COPY themes/harbour/".to_string())];
+    // A RUN is the one step the classic builder does not mark `#(nop)`.
+    for (size, _) in steps[copy + 1..]
+        .iter()
+        .take_while(|(_, step)| !step.contains("#(nop)"))
+    {
+        layers.push((*size, "RUN".to_string()));
+    }
+    Ok(layers)
+}
+
+/// Runs `start` (a `Stack::up`) while polling `url`: the seconds to the first 200, and to the
+/// return of `start`.
+fn until_200(url: &str, start: impl FnOnce() -> Result<()>) -> Result<(f64, f64)> {
+    let limit = Duration::from_secs(600);
+    let begin = Instant::now();
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let poller = scope.spawn(|| {
+            while begin.elapsed() < limit && !failed.load(std::sync::atomic::Ordering::Relaxed) {
+                if crate::http::get(url).is_ok_and(|r| r.status == 200) {
+                    return Some(begin.elapsed().as_secs_f64());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            None
+        });
+        let started = start();
+        let returned = begin.elapsed().as_secs_f64();
+        if started.is_err() {
+            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let first = poller.join().expect("the poller does not panic");
+        started?;
+        let first = first.with_context(|| format!("{url} did not answer 200 within {limit:?}"))?;
+        Ok((first, returned))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -595,6 +743,16 @@ fn name(flavour: Flavour) -> &'static str {
         Flavour::Upstream => "upstream (Alpine)",
         Flavour::Offline => "offline (local Debian base)",
     }
+}
+
+/// The uncompressed size of an image in MB.
+fn image_mb(sh: &Shell, image: &str) -> Result<f64> {
+    let format = "{{.Size}}";
+    let bytes = cmd!(sh, "docker image inspect --format {format} {image}")
+        .quiet()
+        .read()
+        .with_context(|| format!("inspecting {image}"))?;
+    Ok(bytes.trim().parse::<f64>()? / 1e6)
 }
 
 fn image_id(sh: &Shell, image: &str) -> Result<String> {
@@ -1077,8 +1235,9 @@ fn markdown(m: &Machine, plan: Plan, table: &Table) -> String {
     );
     let _ = writeln!(
         md,
-        "Each figure is the median of its runs (column Runs: {} for most, {} for cold builds, {} for \
-         invocations); ratios are taken within each round, then their median.\n",
+        "Each figure is the median of its runs (column Runs: {} for most, {} for cold builds and \
+         Redmine's starts, {} for invocations); ratios are taken within each round, then their \
+         median.\n",
         plan.runs, plan.slow_runs, plan.fast_runs
     );
     md += "| Section | Figure | Median | Runs | Target | Note |\n";
@@ -1497,6 +1656,33 @@ Transfer/sec:     78.80MB
         assert_eq!(layer_sizes(manifest).unwrap(), vec![32.654, 0.016724]);
         assert!(layer_sizes(r#"{"config": {"size": 1}}"#).is_err());
         assert!(layer_sizes(r#"{"layers": [{"size": "x"}]}"#).is_err());
+    }
+
+    #[test]
+    fn finds_the_theme_layers_in_the_history() {
+        let history = "0\t/bin/sh -c #(nop)  CMD [\"rails\"]
+0\t/bin/sh -c #(nop)  ARG REVISION=unknown
+2626\t/bin/sh -c set -eux; css=/usr/share/redmine/public/themes/harbour/stylesheets/application.css
+2927\t/bin/sh -c #(nop) COPY dir:bf in /usr/share/redmine/public/themes/harbour/ 
+2640\t/bin/sh -c #(nop) COPY multi:d5 in /usr/local/share/dockerlab/ 
+328243515\t/bin/sh -c set -eux; apt-get install redmine
+122082826\t
+";
+        assert_eq!(
+            theme_layers(history).unwrap(),
+            vec![
+                (2927.0, "COPY themes/harbour/".to_string()),
+                (2626.0, "RUN".to_string())
+            ]
+        );
+        // Upstream: a relative destination, and no RUN after it would count nothing more.
+        let upstream = "0\t/bin/sh -c #(nop)  LABEL a=b\n9000\t/bin/sh -c #(nop) COPY dir:x in themes/harbour/ \n";
+        assert_eq!(
+            theme_layers(upstream).unwrap(),
+            vec![(9000.0, "COPY themes/harbour/".to_string())]
+        );
+        assert!(theme_layers("12\t/bin/sh -c #(nop) COPY dir:x in /srv/\n").is_err());
+        assert!(theme_layers("12kB\t/bin/sh -c #(nop) COPY dir:x in themes/harbour/\n").is_err());
     }
 
     #[test]

@@ -30,6 +30,15 @@ impl Flavour {
         }
     }
 
+    /// The name of a flavour's Dockerfile inside a build context (nginx/, redmine/): both
+    /// flavours share the context's configuration, pages and theme.
+    pub fn dockerfile(self) -> &'static str {
+        match self {
+            Flavour::Upstream => "Dockerfile",
+            Flavour::Offline => "Dockerfile.offline",
+        }
+    }
+
     /// Suffix of image tags built in this flavour: `dockerlab/nginx:1.0.0-offline`.
     pub fn tag_suffix(self) -> &'static str {
         match self {
@@ -110,10 +119,7 @@ pub fn ensure_pulled(sh: &Shell, image: &str) -> Result<()> {
 /// The Dockerfile of the current flavour in a build context: `Dockerfile`, or
 /// `Dockerfile.offline` (the same image on the local Debian base).
 pub fn dockerfile(sh: &Shell, context: &Path) -> PathBuf {
-    context.join(match Flavour::of(sh) {
-        Flavour::Upstream => "Dockerfile",
-        Flavour::Offline => "Dockerfile.offline",
-    })
+    context.join(Flavour::of(sh).dockerfile())
 }
 
 /// The image the current flavour's Dockerfile in `context` starts `FROM`.

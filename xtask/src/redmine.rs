@@ -101,6 +101,15 @@ impl Redmine {
     }
 }
 
+/// Takes a stack of the tests or the benchmark down with its volumes, whatever happened.
+pub struct Teardown<'a>(pub &'a Shell, pub &'a Stack);
+
+impl Drop for Teardown<'_> {
+    fn drop(&mut self) {
+        let _ = self.1.down(self.0, true);
+    }
+}
+
 /// One compose project of the Redmine stack: the user's, or the tests' own.
 pub struct Stack {
     pub project: String,
@@ -175,6 +184,20 @@ impl Stack {
         let volumes = volumes.then_some("--volumes");
         self.compose(sh, &["down"]).args(volumes).run()?;
         Ok(())
+    }
+
+    /// The id of the image the Redmine container runs.
+    pub fn image(&self, sh: &Shell) -> Result<String> {
+        let id = self.compose(sh, &["ps", "--quiet", "redmine"]).read()?;
+        ensure!(
+            !id.is_empty(),
+            "no Redmine container in project {}",
+            self.project
+        );
+        let format = "{{.Image}}";
+        Ok(cmd!(sh, "docker inspect --format {format} {id}")
+            .quiet()
+            .read()?)
     }
 
     /// The services that are running now.

@@ -5,7 +5,7 @@ use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::web::{self, between, Api, Browser};
-use super::Stack;
+use super::{Stack, Teardown};
 use crate::docker;
 use crate::test::Suite;
 
@@ -22,15 +22,6 @@ struct Fixture {
     sha256: String,
 }
 
-/// Takes the test project down with its volumes, whatever happened.
-struct Cleanup<'a>(&'a Shell, &'a Stack);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        let _ = self.1.down(self.0, true);
-    }
-}
-
 pub fn run(sh: &Shell, suite: &mut Suite) {
     let work = docker::project_root().join("target/dockerlab-redmine-test");
     let Some(port) = suite.check("redmine: a free port for the test stack", docker::free_port)
@@ -44,7 +35,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         backups: work.join("backups"),
     };
     let _ = stack.down(sh, true);
-    let _cleanup = Cleanup(sh, &stack);
+    let _teardown = Teardown(sh, &stack);
     let base = stack.url();
 
     if suite
@@ -154,7 +145,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     suite.check(
         "redmine: data survives a rebuild of the Redmine image",
         || {
-            let before = container_image(sh, &stack)?;
+            let before = stack.image(sh)?;
             // A new revision label is a real rebuild (a new image, a new container) at the cost of
             // one metadata layer.
             let revision = format!("test-rebuild-{}", std::process::id());
@@ -162,7 +153,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
                 .compose(sh, &["up", "--build", "--wait", "--wait-timeout", "300"])
                 .env("REDMINE_REVISION", &revision)
                 .run()?;
-            let after = container_image(sh, &stack)?;
+            let after = stack.image(sh)?;
             ensure!(
                 before != after,
                 "the container still runs the old image {before}"
@@ -383,12 +374,4 @@ fn still_there(sh: &Shell, stack: &Stack, fixture: &Fixture) -> Result<()> {
         fixture.sha256
     );
     Ok(())
-}
-
-fn container_image(sh: &Shell, stack: &Stack) -> Result<String> {
-    let id = stack.compose(sh, &["ps", "--quiet", "redmine"]).read()?;
-    let format = "{{.Image}}";
-    Ok(cmd!(sh, "docker inspect --format {format} {id}")
-        .quiet()
-        .read()?)
 }
