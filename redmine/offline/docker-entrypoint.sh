@@ -6,22 +6,8 @@
 # unless REDMINE_NO_DB_MIGRATE is set.
 set -Eeuo pipefail
 
-# VAR or VAR_FILE (Docker/Compose secrets), never both.
-file_env() {
-    local var=$1 file_var="${1}_FILE" default=${2:-}
-    if [[ -n ${!var:-} && -n ${!file_var:-} ]]; then
-        echo >&2 "error: both $var and $file_var are set (they are exclusive)"
-        exit 1
-    fi
-    local value=$default
-    if [[ -n ${!var:-} ]]; then
-        value=${!var}
-    elif [[ -n ${!file_var:-} ]]; then
-        value=$(<"${!file_var}")
-    fi
-    export "$var=$value"
-    unset "$file_var"
-}
+# file_env VAR [DEFAULT]: VAR or VAR_FILE (Docker/Compose secrets), never both.
+. /usr/local/lib/dockerlab/file-env.sh
 
 case ${1:-} in
 rails | rake)

@@ -3,22 +3,8 @@
 # the first start (empty volume), as the official postgres image does, then runs the server.
 set -Eeuo pipefail
 
-# VAR or VAR_FILE (Docker/Compose secrets), never both.
-file_env() {
-    local var=$1 file_var="${1}_FILE" default=${2:-}
-    if [[ -n ${!var:-} && -n ${!file_var:-} ]]; then
-        echo >&2 "error: both $var and $file_var are set (they are exclusive)"
-        exit 1
-    fi
-    local value=$default
-    if [[ -n ${!var:-} ]]; then
-        value=${!var}
-    elif [[ -n ${!file_var:-} ]]; then
-        value=$(<"${!file_var}")
-    fi
-    export "$var=$value"
-    unset "$file_var"
-}
+# file_env VAR [DEFAULT]: VAR or VAR_FILE (Docker/Compose secrets), never both.
+. /usr/local/lib/dockerlab/file-env.sh
 
 if [[ ${1:-} == postgres && ! -s $PGDATA/PG_VERSION ]]; then
     file_env POSTGRES_PASSWORD
