@@ -1,0 +1,531 @@
+//! The checks of `cargo xtask test` for `cargo xtask push`: a real registry with
+//! authentication, on loopback, for this run only.
+
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use xshell::{cmd, Shell};
+
+use super::{is_digest, version_tag, NAME_MAX, PASSWORD_VAR, TAG_MAX, USERNAME_VAR};
+use crate::docker::{self, Container, Flavour};
+use crate::http;
+use crate::scratch::{random_hex, Scratch};
+use crate::test::{one_error_line, Suite};
+
+/// Repository the tests push to (in the test registry only).
+const TEST_REPOSITORY: &str = "dockerlab-push-test/nginx";
+/// Container the tests run the pulled image in.
+const TEST_CONTAINER: &str = "dockerlab-push-test-nginx";
+const MANIFEST_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+/// Debian's `docker-registry` (CNCF distribution) on a free loopback port, with htpasswd auth
+/// and a password made for this run; killed, and its files removed, when dropped.
+struct TestRegistry {
+    process: duct::Handle,
+    addr: String,
+    user: String,
+    password: String,
+    /// Field order matters: the process is killed (in `drop`) before its files go.
+    files: Scratch,
+}
+
+impl TestRegistry {
+    fn start(sh: &Shell) -> Result<TestRegistry> {
+        let files = Scratch::temp("registry")?;
+        let user = "dockerlab-push".to_string();
+        let password = random_hex(16)?;
+        // -i: the password comes on stdin, never on a command line.
+        let htpasswd = cmd!(sh, "htpasswd -B -i -n {user}")
+            .stdin(&password)
+            .quiet()
+            .read()
+            .context("making the htpasswd file (Debian: apt-get install apache2-utils)")?;
+        fs::write(files.join("htpasswd"), format!("{htpasswd}\n"))?;
+        let addr = format!("127.0.0.1:{}", docker::free_port()?);
+        let config = files.join("config.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+                 http:\n  addr: {addr}\nauth:\n  htpasswd:\n    realm: dockerlab-push-test\n    path: {}\n",
+                files.join("storage").display(),
+                files.join("htpasswd").display(),
+            ),
+        )?;
+        let process = duct::cmd!("docker-registry", "serve", &config)
+            .stderr_to_stdout()
+            .stdout_path(files.join("registry.log"))
+            .start()
+            .context("starting docker-registry (Debian: apt-get install docker-registry)")?;
+        let registry = TestRegistry {
+            process,
+            addr,
+            user,
+            password,
+            files,
+        };
+        let start = Instant::now();
+        while http::get(&registry.url("/v2/")).is_err() {
+            if start.elapsed() > Duration::from_secs(15) || registry.process.try_wait()?.is_some() {
+                bail!(
+                    "docker-registry did not answer on {}; its log:\n{}",
+                    registry.addr,
+                    fs::read_to_string(registry.files.join("registry.log")).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(registry)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A GET with this run's credentials.
+    fn get(&self, path: &str, accept: &str) -> Result<http::Response> {
+        let auth = http::basic_auth(&self.user, &self.password);
+        http::request(
+            "GET",
+            &self.url(path),
+            &[("Authorization", &auth), ("Accept", accept)],
+            "",
+        )
+    }
+
+    /// The repositories the registry holds (its catalog).
+    fn catalog(&self) -> Result<String> {
+        let resp = self.get("/v2/_catalog", "application/json")?;
+        ensure!(resp.status == 200, "catalog: status {}", resp.status);
+        Ok(resp.body.trim().to_string())
+    }
+
+    /// A fresh, empty docker client configuration (DOCKER_CONFIG): no one's ~/.docker is used.
+    fn docker_config(&self, name: &str) -> Result<PathBuf> {
+        let dir = self.files.join(name);
+        fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        Ok(dir)
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+    }
+}
+
+/// Removes, when dropped, every local image reference in the test registry's name space, and only
+/// those: the shared `dockerlab/nginx:*` image the refs point to stays.
+struct LocalRefs<'a> {
+    sh: &'a Shell,
+    prefix: String,
+}
+
+impl LocalRefs<'_> {
+    fn list(&self) -> Result<Vec<String>> {
+        let format = "{{.Repository}} {{.Tag}} {{.Digest}}";
+        let rows = cmd!(self.sh, "docker images --digests --format {format}")
+            .quiet()
+            .read()?;
+        let mut refs = Vec::new();
+        for row in rows.lines().filter(|row| row.starts_with(&self.prefix)) {
+            let mut fields = row.split_whitespace();
+            let (Some(name), Some(tag), Some(digest)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            if tag != "<none>" {
+                refs.push(format!("{name}:{tag}"));
+            }
+            if digest != "<none>" {
+                refs.push(format!("{name}@{digest}"));
+            }
+        }
+        Ok(refs)
+    }
+
+    /// Removes them all; a digest reference goes away with the last tag, so failures are only
+    /// judged by what is left.
+    fn remove(&self) -> Result<()> {
+        for reference in self.list()? {
+            let _ = cmd!(self.sh, "docker image rm {reference}")
+                .quiet()
+                .ignore_stdout()
+                .ignore_stderr()
+                .run();
+        }
+        let left = self.list()?;
+        ensure!(left.is_empty(), "could not remove {left:?}");
+        Ok(())
+    }
+}
+
+impl Drop for LocalRefs<'_> {
+    fn drop(&mut self) {
+        let _ = self.remove();
+    }
+}
+
+/// Runs `cargo xtask push` (this very binary, not cargo again) against the test registry, with
+/// its own DOCKER_CONFIG and, when given, credentials; shows its output in the log.
+fn xtask_push(
+    sh: &Shell,
+    registry: &str,
+    config: &Path,
+    credentials: Option<(&str, &str)>,
+    args: &[&str],
+    path: Option<&str>,
+) -> Result<Output> {
+    let exe = std::env::current_exe().context("finding the xtask binary")?;
+    let mut push = cmd!(
+        sh,
+        "{exe} push --registry {registry} --repository {TEST_REPOSITORY} {args...}"
+    )
+    .env("DOCKER_CONFIG", config)
+    .env_remove(USERNAME_VAR)
+    .env_remove(PASSWORD_VAR);
+    if let Some((user, password)) = credentials {
+        push = push.env(USERNAME_VAR, user).env(PASSWORD_VAR, password);
+    }
+    if let Some(path) = path {
+        push = push.env("PATH", path);
+    }
+    let out = push.ignore_status().output()?;
+    for line in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .chain(String::from_utf8_lossy(&out.stderr).lines())
+    {
+        println!("    | {line}");
+    }
+    Ok(out)
+}
+
+/// Writes a `docker` shell script with this body into the scratch directory (to put first on PATH).
+fn stand_in_docker(scratch: &Scratch, body: &str) -> Result<PathBuf> {
+    let docker = scratch.join("docker");
+    fs::write(&docker, format!("#!/bin/sh\n{body}"))?;
+    fs::set_permissions(&docker, fs::Permissions::from_mode(0o755))?;
+    Ok(docker)
+}
+
+/// The program of that name on PATH.
+fn which(program: &str) -> Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|file| file.is_file())
+        .with_context(|| format!("{program} is not on PATH"))
+}
+
+/// The checks of `cargo xtask test` for `cargo xtask push`.
+pub fn run(sh: &Shell, suite: &mut Suite) {
+    suite.check(
+        "push: invalid repository or tag is one clear error, docker never called",
+        rejects_bad_input_without_docker(sh),
+    );
+    let Some(registry) = suite.check(
+        "push: a local docker-registry with htpasswd auth starts",
+        || TestRegistry::start(sh),
+    ) else {
+        return;
+    };
+    let pid = registry.process.pids()[0];
+    let files = registry.files.path().to_path_buf();
+    let refs = LocalRefs {
+        sh,
+        prefix: format!("{}/", registry.addr),
+    };
+    let addr = registry.addr.as_str();
+    let user = registry.user.as_str();
+    let password = registry.password.as_str();
+
+    suite.check(
+        "push: the registry demands a login (401 without credentials)",
+        || {
+            let anonymous = http::get(&registry.url("/v2/"))?;
+            ensure!(
+                anonymous.status == 401,
+                "anonymous: status {}",
+                anonymous.status
+            );
+            let challenge = anonymous.header("Www-Authenticate").unwrap_or_default();
+            ensure!(challenge.starts_with("Basic"), "challenge {challenge:?}");
+            let authed = registry.get("/v2/", "application/json")?;
+            ensure!(
+                authed.status == 200,
+                "with credentials: status {}",
+                authed.status
+            );
+            Ok(())
+        },
+    );
+    suite.check(
+        "push: a wrong password is refused in plain words, nothing pushed",
+        || {
+            let config = registry.docker_config("docker-wrong")?;
+            let wrong = format!("{password}-wrong");
+            let out = xtask_push(sh, addr, &config, Some((user, &wrong)), &[], None)?;
+            let error = one_error_line(&out)?;
+            ensure!(
+                error.contains("401 Unauthorized") && error.contains(PASSWORD_VAR),
+                "unclear: {error}"
+            );
+            let catalog = registry.catalog()?;
+            ensure!(
+                catalog == r#"{"repositories":[]}"#,
+                "the registry holds {catalog}"
+            );
+            ensure!(
+                refs.list()?.is_empty(),
+                "local refs were made: {:?}",
+                refs.list()?
+            );
+            Ok(())
+        },
+    );
+    suite.check(
+        "push: without a login the 401 is explained, nothing pushed",
+        || {
+            let config = registry.docker_config("docker-none")?;
+            let out = xtask_push(sh, addr, &config, None, &[], None)?;
+            let error = one_error_line(&out)?;
+            ensure!(
+                error.contains("not logged in") && error.contains("401 Unauthorized"),
+                "unclear: {error}"
+            );
+            let catalog = registry.catalog()?;
+            ensure!(
+                catalog == r#"{"repositories":[]}"#,
+                "the registry holds {catalog}"
+            );
+            refs.remove()
+        },
+    );
+    suite.check(
+        "push: an unreachable registry is said to be unreachable",
+        || {
+            let config = registry.docker_config("docker-unreachable")?;
+            let nowhere = format!("127.0.0.1:{}", docker::free_port()?);
+            let out = xtask_push(sh, &nowhere, &config, Some((user, password)), &[], None)?;
+            let error = one_error_line(&out)?;
+            ensure!(error.contains("unreachable"), "unclear: {error}");
+            Ok(())
+        },
+    );
+    suite.check(
+        "push: an image that cannot be built is said so, nothing pushed",
+        || {
+            // The real docker for everything but `docker build`, which fails as a broken
+            // Dockerfile or a missing base would.
+            let scratch = Scratch::temp("nobuild")?;
+            let real = which("docker")?;
+            stand_in_docker(
+                &scratch,
+                &format!(
+                    "if [ \"$1\" = build ]; then echo 'simulated build failure' >&2; exit 1; fi\n\
+                     exec '{}' \"$@\"\n",
+                    real.display()
+                ),
+            )?;
+            let config = registry.docker_config("docker-nobuild")?;
+            let path = format!("{}:{}", scratch.path().display(), std::env::var("PATH")?);
+            let out = xtask_push(sh, addr, &config, Some((user, password)), &[], Some(&path))?;
+            let error = one_error_line(&out)?;
+            ensure!(error.contains("could not be built"), "unclear: {error}");
+            let catalog = registry.catalog()?;
+            ensure!(
+                catalog == r#"{"repositories":[]}"#,
+                "the registry holds {catalog}"
+            );
+            Ok(())
+        },
+    );
+
+    let config = registry.docker_config("docker-good");
+    let name = format!("{addr}/{TEST_REPOSITORY}");
+    let Some(digest) = suite.check(
+        "push: cargo xtask push publishes version, commit and --tag with one digest",
+        || {
+            let config = config.as_ref().map_err(|e| anyhow!("{e:#}"))?;
+            let out = xtask_push(
+                sh,
+                addr,
+                config,
+                Some((user, password)),
+                &["--tag", "e2e"],
+                None,
+            )?;
+            ensure!(out.status.success(), "cargo xtask push failed");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let flavour = Flavour::of(sh);
+            let mut expected = vec![
+                version_tag(flavour),
+                format!("{}{}", docker::git_revision(sh), flavour.tag_suffix()),
+                "e2e".to_string(),
+            ];
+            let mut digests = Vec::new();
+            for line in stdout.lines().filter_map(|l| l.strip_prefix("pushed ")) {
+                let (reference, digest) = line.split_once('@').context("no @digest")?;
+                let tag = reference
+                    .strip_prefix(&format!("{name}:"))
+                    .with_context(|| format!("pushed {reference}, not to {name}"))?;
+                expected.retain(|t| t != tag);
+                ensure!(is_digest(digest), "not a digest: {digest}");
+                digests.push(digest.to_string());
+            }
+            ensure!(
+                expected.is_empty(),
+                "tags not reported as pushed: {expected:?}"
+            );
+            digests.dedup();
+            ensure!(digests.len() == 1, "several digests: {digests:?}");
+            Ok(digests.remove(0))
+        },
+    ) else {
+        return;
+    };
+    suite.check(
+        "push: the registry serves the reported digest for every tag",
+        || {
+            for tag in [version_tag(Flavour::of(sh)), "e2e".into()] {
+                let path = format!("/v2/{TEST_REPOSITORY}/manifests/{tag}");
+                let resp = registry.get(&path, MANIFEST_V2)?;
+                ensure!(resp.status == 200, "{path}: status {}", resp.status);
+                let served = resp.header("Docker-Content-Digest").unwrap_or_default();
+                ensure!(
+                    served == digest,
+                    "{tag}: the registry serves {served}, {digest} was reported"
+                );
+            }
+            Ok(())
+        },
+    );
+    let Some(pulled) = suite.check(
+        "push: local tags deleted, the image pulled back by the reported digest",
+        || {
+            refs.remove()?;
+            let config = config.as_ref().map_err(|e| anyhow!("{e:#}"))?;
+            let reference = format!("{name}@{digest}");
+            cmd!(sh, "docker pull {reference}")
+                .env("DOCKER_CONFIG", config)
+                .run()
+                .context("pulling by digest")?;
+            let format = "{{json .RepoDigests}}";
+            let digests = cmd!(sh, "docker image inspect --format {format} {reference}")
+                .quiet()
+                .read()?;
+            ensure!(
+                digests.contains(&format!("\"{reference}\"")),
+                "the pulled image has the digests {digests}"
+            );
+            Ok(reference)
+        },
+    ) else {
+        return;
+    };
+    suite.check("push: the pulled image runs and serves our page", || {
+        let web = Container::run(
+            sh,
+            TEST_CONTAINER,
+            &["--publish", "127.0.0.1::8080", &pulled],
+        )?;
+        let url = format!("http://{}/", web.published(8080)?);
+        let page = docker::wait_http(&url, Duration::from_secs(20))?;
+        ensure!(
+            page.body.contains(r#"content="dockerlab-nginx""#),
+            "not our page"
+        );
+        Ok(())
+    });
+
+    let prefix = refs.prefix.clone();
+    drop(refs);
+    drop(registry);
+    suite.check(
+        "push: no leftovers (registry, files, images, containers)",
+        || {
+            ensure!(
+                !Path::new(&format!("/proc/{pid}")).exists(),
+                "docker-registry (pid {pid}) still runs"
+            );
+            ensure!(!files.exists(), "{} is still there", files.display());
+            let format = "{{.Repository}}";
+            let images = cmd!(sh, "docker images --format {format}").quiet().read()?;
+            ensure!(
+                !images.lines().any(|repo| repo.starts_with(&prefix)),
+                "images of {prefix} are left"
+            );
+            let name = format!("name=^{TEST_CONTAINER}$");
+            let containers = cmd!(sh, "docker ps --all --quiet --filter {name}")
+                .quiet()
+                .read()?;
+            ensure!(containers.is_empty(), "container {TEST_CONTAINER} is left");
+            Ok(())
+        },
+    );
+}
+
+/// Bad repositories and tags must fail with one line before any docker call: a stand-in
+/// `docker` first on PATH records any call.
+fn rejects_bad_input_without_docker(sh: &Shell) -> impl FnOnce() -> Result<()> + '_ {
+    move || {
+        let scratch = Scratch::temp("reject")?;
+        let marker = scratch.join("docker-was-called");
+        let docker = stand_in_docker(&scratch, &format!(": > '{}'\nexit 1\n", marker.display()))?;
+        let config = scratch.join("config");
+        let long_tag = "v".repeat(TAG_MAX + 1);
+        let long_name = format!("dockerlab/{}", "n".repeat(NAME_MAX));
+        let cases: [(&[&str], &str); 6] = [
+            (
+                &["--repository", TEST_REPOSITORY, "--tag", "Bad Tag"],
+                "invalid tag",
+            ),
+            (
+                &["--repository", TEST_REPOSITORY, "--tag=-rc1"],
+                "invalid tag",
+            ),
+            (
+                &["--repository", TEST_REPOSITORY, "--tag", &long_tag],
+                "invalid tag",
+            ),
+            (&["--repository", "Dockerlab/Nginx"], "invalid repository"),
+            (
+                &["--repository", "dockerlab/my nginx"],
+                "invalid repository",
+            ),
+            (&["--repository", &long_name], "invalid repository"),
+        ];
+        let path = format!(
+            "{}:{}",
+            scratch.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let exe = std::env::current_exe()?;
+        for (args, expected) in cases {
+            let out = cmd!(sh, "{exe} push --registry 127.0.0.1:9 {args...}")
+                .env("PATH", &path)
+                .env("DOCKER_CONFIG", &config)
+                .ignore_status()
+                .output()?;
+            let error = one_error_line(&out).with_context(|| format!("{args:?}"))?;
+            println!("    | {error}");
+            ensure!(
+                error.starts_with(&format!("error: {expected}")),
+                "{args:?}: {error}"
+            );
+            ensure!(!marker.exists(), "{args:?}: docker was called");
+        }
+        // The stand-in does record calls, so the check above can fail.
+        let _ = cmd!(sh, "{docker} version")
+            .quiet()
+            .ignore_status()
+            .output()?;
+        ensure!(marker.exists(), "the stand-in docker records nothing");
+        Ok(())
+    }
+}
