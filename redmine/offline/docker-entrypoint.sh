@@ -7,6 +7,7 @@
 set -Eeuo pipefail
 
 # file_env VAR [DEFAULT]: VAR or VAR_FILE (Docker/Compose secrets), never both.
+# shellcheck source-path=SCRIPTDIR source=file-env.sh
 . /usr/local/lib/dockerlab/file-env.sh
 
 case ${1:-} in

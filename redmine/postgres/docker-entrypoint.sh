@@ -4,6 +4,7 @@
 set -Eeuo pipefail
 
 # file_env VAR [DEFAULT]: VAR or VAR_FILE (Docker/Compose secrets), never both.
+# shellcheck source-path=SCRIPTDIR source=../offline/file-env.sh
 . /usr/local/lib/dockerlab/file-env.sh
 
 if [[ ${1:-} == postgres && ! -s $PGDATA/PG_VERSION ]]; then

