@@ -100,7 +100,7 @@ fn measure(sh: &Shell, plan: Plan) -> Result<()> {
     let dir = docker::project_root().join("target/bench");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let tag = nginx::build(sh)?;
-    let image = image_id(sh, &tag)?;
+    let image = docker::image_id(sh, &tag)?;
     let ctx = Ctx {
         sh,
         plan,
@@ -347,7 +347,7 @@ fn warm_rebuilds(
         writeln!(text, "<!-- cargo xtask bench {nonce}.{run} -->")?;
         std::fs::write(&page, text)?;
         secs.push(time(|| nginx::build_in(sh, warm, copy, &[]))?.0);
-        edited.push(image_id(sh, warm)?);
+        edited.push(docker::image_id(sh, warm)?);
         let after = layers(sh, warm)?;
         changed.push(differing(&before, &after) as f64);
         before = after;
@@ -750,19 +750,8 @@ fn name(flavour: Flavour) -> &'static str {
 
 /// The uncompressed size of an image in MB.
 fn image_mb(sh: &Shell, image: &str) -> Result<f64> {
-    let format = "{{.Size}}";
-    let bytes = cmd!(sh, "docker image inspect --format {format} {image}")
-        .quiet()
-        .read()
-        .with_context(|| format!("inspecting {image}"))?;
+    let bytes = docker::image_inspect(sh, image, "{{.Size}}")?;
     Ok(bytes.trim().parse::<f64>()? / 1e6)
-}
-
-fn image_id(sh: &Shell, image: &str) -> Result<String> {
-    let format = "{{.Id}}";
-    Ok(cmd!(sh, "docker image inspect --format {format} {image}")
-        .quiet()
-        .read()?)
 }
 
 /// Removes an image the benchmark created (never forced: a tag or container of someone else
@@ -777,10 +766,7 @@ fn remove_image(sh: &Shell, image: &str) {
 
 /// The layer digests of an image, bottom first.
 fn layers(sh: &Shell, image: &str) -> Result<Vec<String>> {
-    let format = "{{json .RootFS.Layers}}";
-    let json = cmd!(sh, "docker image inspect --format {format} {image}")
-        .quiet()
-        .read()?;
+    let json = docker::image_inspect(sh, image, "{{json .RootFS.Layers}}")?;
     Ok(json
         .split('"')
         .filter(|s| s.starts_with("sha256:"))

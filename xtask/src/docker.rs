@@ -80,14 +80,22 @@ pub fn engine(sh: &Shell) -> Result<()> {
     Ok(())
 }
 
-pub fn image_exists(sh: &Shell, image: &str) -> bool {
-    let format = "{{.Id}}";
+/// `docker image inspect --format FORMAT IMAGE`.
+pub fn image_inspect(sh: &Shell, image: &str, format: &str) -> Result<String> {
     cmd!(sh, "docker image inspect --format {format} {image}")
         .quiet()
-        .ignore_stdout()
         .ignore_stderr()
-        .run()
-        .is_ok()
+        .read()
+        .with_context(|| format!("inspecting image {image}: is it built?"))
+}
+
+/// The image's id (`sha256:…`): what a name points to now, which a rebuild can change.
+pub fn image_id(sh: &Shell, image: &str) -> Result<String> {
+    image_inspect(sh, image, "{{.Id}}")
+}
+
+pub fn image_exists(sh: &Shell, image: &str) -> bool {
+    image_id(sh, image).is_ok()
 }
 
 pub fn container_exists(sh: &Shell, name: &str) -> bool {

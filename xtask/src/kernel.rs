@@ -92,10 +92,7 @@ pub fn builder(sh: &Shell) -> Result<String> {
 /// image (same sources, configuration script and /init), or `rebuild` asks for it.
 pub fn build(sh: &Shell, rebuild: bool) -> Result<Built> {
     let image = builder(sh)?;
-    let format = "{{.Id}}";
-    let id = cmd!(sh, "docker image inspect --format {format} {image}")
-        .quiet()
-        .read()?;
+    let id = docker::image_id(sh, &image)?;
     let dir = docker::project_root().join(OUT);
     let stamp = dir.join("builder-id");
     let release = dir.join("kernel.release");

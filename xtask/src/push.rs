@@ -192,10 +192,7 @@ impl Target {
     fn publish(&self, sh: &Shell, image: &str) -> Result<String> {
         // Every tag is made from the image's id at once: the name may be rebuilt meanwhile (by
         // another checkout on the same engine), the id cannot.
-        let format = "{{.Id}}";
-        let id = cmd!(sh, "docker image inspect --format {format} {image}")
-            .quiet()
-            .read()?;
+        let id = docker::image_id(sh, image)?;
         for tag in &self.tags {
             let reference = self.reference(tag);
             cmd!(sh, "docker tag {id} {reference}").run()?;

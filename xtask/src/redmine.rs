@@ -111,6 +111,7 @@ impl Drop for Teardown<'_> {
 }
 
 /// One compose project of the Redmine stack: the user's, or the tests' own.
+#[derive(Clone)]
 pub struct Stack {
     pub project: String,
     pub port: u16,
@@ -122,28 +123,45 @@ pub struct Stack {
 impl Stack {
     /// `docker compose` on this project, with the flavour's files and our variables.
     pub fn compose<'a>(&self, sh: &'a Shell, args: &[&str]) -> xshell::Cmd<'a> {
-        let project = &self.project;
-        let files = compose_files(Flavour::of(sh));
-        cmd!(
-            sh,
-            "docker compose --project-name {project} {files...} {args...}"
-        )
-        .env("REDMINE_PORT", self.port.to_string())
-        .env("REDMINE_SECRETS", &self.secrets)
-        .env("REDMINE_REVISION", docker::git_revision(sh))
+        let argv = self.compose_argv(sh, args);
+        cmd!(sh, "docker {argv...}").envs(self.compose_env(sh))
     }
 
     /// The same for commands whose input or output is binary (dumps, archives): duct, echoed
     /// like xshell does.
     fn compose_bytes(&self, sh: &Shell, args: &[&str]) -> duct::Expression {
-        let mut all = vec!["compose", "--project-name", &self.project];
-        all.extend(compose_files(Flavour::of(sh)));
-        all.extend(args);
-        println!("$ docker {}", all.join(" "));
-        duct::cmd("docker", all)
-            .env("REDMINE_PORT", self.port.to_string())
-            .env("REDMINE_SECRETS", &self.secrets)
-            .env("REDMINE_REVISION", docker::git_revision(sh))
+        let argv = self.compose_argv(sh, args);
+        println!("$ docker {}", argv.join(" "));
+        self.compose_env(sh)
+            .into_iter()
+            .fold(duct::cmd("docker", argv), |cmd, (name, value)| {
+                cmd.env(name, value)
+            })
+    }
+
+    fn compose_argv(&self, sh: &Shell, args: &[&str]) -> Vec<String> {
+        let mut argv = vec![
+            "compose".into(),
+            "--project-name".into(),
+            self.project.clone(),
+        ];
+        argv.push("--file".into());
+        argv.push("redmine/compose.yaml".into());
+        if Flavour::of(sh) == Flavour::Offline {
+            argv.push("--file".into());
+            argv.push("redmine/compose.offline.yaml".into());
+        }
+        argv.extend(args.iter().map(|arg| arg.to_string()));
+        argv
+    }
+
+    /// What compose.yaml reads from the environment: the port, the secrets, the git revision.
+    fn compose_env(&self, sh: &Shell) -> [(&'static str, String); 3] {
+        [
+            ("REDMINE_PORT", self.port.to_string()),
+            ("REDMINE_SECRETS", self.secrets.display().to_string()),
+            ("REDMINE_REVISION", docker::git_revision(sh)),
+        ]
     }
 
     pub fn url(&self) -> String {
@@ -404,15 +422,6 @@ impl Stack {
             .run()?;
         Ok(())
     }
-}
-
-/// The compose files of a flavour: the offline one is an override, not a copy.
-fn compose_files(flavour: Flavour) -> Vec<&'static str> {
-    let mut files = vec!["--file", "redmine/compose.yaml"];
-    if flavour == Flavour::Offline {
-        files.extend(["--file", "redmine/compose.offline.yaml"]);
-    }
-    files
 }
 
 /// The checks of `cargo xtask test` for the Redmine stack.

@@ -124,6 +124,19 @@ pub fn one_error_line(out: &Output) -> Result<String> {
     Ok(last.to_string())
 }
 
+/// The promise of a step given bad input: it fails, with one line that says `needle`.
+pub fn fails_saying<T>(result: Result<T>, needle: &str) -> Result<()> {
+    let Err(err) = result else {
+        bail!("it succeeded");
+    };
+    let err = format!("{err:#}");
+    ensure!(
+        err.contains(needle) && !err.contains('\n'),
+        "unclear error: {err}"
+    );
+    Ok(())
+}
+
 /// The hermetic tests, so that one command runs everything.
 fn unit(sh: &Shell, suite: &mut Suite) {
     suite.check("cargo test (hermetic)", || {

@@ -1,13 +1,13 @@
 //! The checks of `cargo xtask test` for the Redmine stack, on a compose project of their own
 //! (`dockerlab-redmine-test`, a free port, secrets and backups under target/), removed at the end.
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::web::{self, between, Api, Browser};
 use super::{Stack, Teardown};
 use crate::docker;
-use crate::test::Suite;
+use crate::test::{fails_saying, Suite};
 
 /// Our theme's directory name, and the header colour only it gives Redmine.
 const THEME: &str = "harbour";
@@ -195,14 +195,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         "redmine: restore of a missing file fails clearly, changes nothing",
         || {
             let missing = stack.backups.join("no-such-backup.tar.gz");
-            let err = match stack.restore(sh, &missing) {
-                Ok(()) => bail!("restoring a missing file succeeded"),
-                Err(err) => format!("{err:#}"),
-            };
-            ensure!(
-                err.contains("no backup file") && !err.contains('\n'),
-                "unclear error: {err}"
-            );
+            fails_saying(stack.restore(sh, &missing), "no backup file")?;
             still_there(sh, &stack, &fixture)
         },
     );
@@ -213,14 +206,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             let mut bytes = std::fs::read(&backup)?;
             bytes.truncate(bytes.len() / 2);
             std::fs::write(&corrupt, bytes)?;
-            let err = match stack.restore(sh, &corrupt) {
-                Ok(()) => bail!("restoring a truncated backup succeeded"),
-                Err(err) => format!("{err:#}"),
-            };
-            ensure!(
-                err.contains("not a Redmine backup") && !err.contains('\n'),
-                "unclear error: {err}"
-            );
+            fails_saying(stack.restore(sh, &corrupt), "not a Redmine backup")?;
             still_there(sh, &stack, &fixture)
         },
     );
@@ -229,40 +215,18 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         let other = Stack {
             project: "dockerlab-redmine-test-port".into(),
             port: taken.local_addr()?.port(),
-            ..clone(&stack)
+            ..stack.clone()
         };
-        match other.up(sh) {
-            Ok(()) => {
-                let _ = other.down(sh, true);
-                bail!("up succeeded on a taken port")
-            }
-            Err(err) => ensure!(
-                format!("{err:#}").contains("already taken"),
-                "unclear error: {err:#}"
-            ),
+        let up = other.up(sh);
+        if up.is_ok() {
+            let _ = other.down(sh, true);
         }
-        Ok(())
+        fails_saying(up, "already taken")
     });
     suite.check("redmine: backup of a stopped stack fails clearly", || {
         stack.down(sh, false)?;
-        match stack.backup(sh) {
-            Ok(file) => bail!("backup of a stopped stack wrote {}", file.display()),
-            Err(err) => ensure!(
-                format!("{err:#}").contains("not running"),
-                "unclear error: {err:#}"
-            ),
-        }
-        Ok(())
+        fails_saying(stack.backup(sh), "not running")
     });
-}
-
-fn clone(stack: &Stack) -> Stack {
-    Stack {
-        project: stack.project.clone(),
-        port: stack.port,
-        secrets: stack.secrets.clone(),
-        backups: stack.backups.clone(),
-    }
 }
 
 fn theme_selected(base: &str, password: &str) -> Result<bool> {
