@@ -7,7 +7,7 @@ use xshell::{cmd, Shell};
 use super::web::{self, between, Api, Browser};
 use super::{Stack, Teardown};
 use crate::docker;
-use crate::test::{fails_saying, Suite};
+use crate::harness::{fails_saying, Suite};
 
 /// Our theme's directory name, and the header colour only it gives Redmine.
 const THEME: &str = "harbour";
