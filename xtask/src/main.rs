@@ -7,6 +7,7 @@ mod bases;
 mod bench;
 mod build;
 mod docker;
+mod hardening;
 mod harness;
 mod http;
 mod kernel;

@@ -5,8 +5,9 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Context};
 use xshell::{cmd, Shell};
 
-use super::{build, HARDENED};
+use super::{build, CONTAINER, HARDENED};
 use crate::docker::{self, Container};
+use crate::hardening::Confinement;
 use crate::harness::{one_error_line, xtask, Suite};
 use crate::http;
 
@@ -35,9 +36,22 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         );
         Ok(())
     });
+    suite.check(
+        "nginx: --bind of an address not on this host is one clear error",
+        || {
+            let out = xtask(sh, &["nginx", "--bind", "192.0.2.1"], &[])?;
+            let error = one_error_line(&out)?;
+            ensure!(
+                error.contains("--bind 192.0.2.1: not an address of this host"),
+                "unclear: {error}"
+            );
+            Ok(())
+        },
+    );
     let Some(image) = suite.check("nginx: image builds", || build(sh)) else {
         return;
     };
+    confined(sh, suite);
     let Some(web) = suite.check("nginx: container starts", || {
         Container::run(
             sh,
@@ -125,7 +139,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         bail!("not healthy after 30 s")
     });
     suite.check(
-        "nginx: serves read-only, without capabilities, no new privileges",
+        "nginx: serves read-only, without capabilities, no new privileges, within its limits",
         || {
             let hard = Container::run(
                 sh,
@@ -150,4 +164,56 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         );
         Ok(())
     });
+}
+
+/// `cargo xtask nginx` itself (it takes the name dockerlab-nginx, as a user's run would, and is
+/// taken down after): the container it starts, as `docker inspect` shows it.
+fn confined(sh: &Shell, suite: &mut Suite) {
+    let start = |bind: Option<&str>| -> anyhow::Result<(String, String)> {
+        let port = docker::free_port()?.to_string();
+        let mut args = vec!["nginx", "--port", &port];
+        args.extend(bind.iter().flat_map(|b| ["--bind", b]));
+        let out = xtask(sh, &args, &[])?;
+        ensure!(out.status.success(), "`cargo xtask nginx` failed");
+        Ok((port, String::from_utf8_lossy(&out.stdout).into_owned()))
+    };
+    suite.check(
+        "nginx: `cargo xtask nginx` runs it limited (memory, CPU, PIDs), read-only, without \
+         capabilities, no new privileges, on 127.0.0.1 only, healthcheck in the image",
+        || {
+            let (port, said) = start(None)?;
+            let found = Confinement::of(sh, CONTAINER)?;
+            found.hardened(sh, &[], None)?;
+            ensure!(
+                found.host_ips() == ["127.0.0.1"],
+                "published on {:?}",
+                found.host_ips()
+            );
+            ensure!(!said.contains("open to the network"), "it says: {said}");
+            let page = http::get(&format!("http://127.0.0.1:{port}/"))?;
+            ensure!(page.status == 200, "status {}", page.status);
+            Ok(())
+        },
+    );
+    suite.check(
+        "nginx: --bind 0.0.0.0 publishes on every interface on purpose, and says so",
+        || {
+            let (port, said) = start(Some("0.0.0.0"))?;
+            let found = Confinement::of(sh, CONTAINER)?;
+            found.hardened(sh, &[], Some("0.0.0.0"))?;
+            ensure!(
+                found.host_ips() == ["0.0.0.0"],
+                "published on {:?}",
+                found.host_ips()
+            );
+            ensure!(
+                said.contains("open to the network on 0.0.0.0"),
+                "it does not say so: {said}"
+            );
+            let page = http::get(&format!("http://127.0.0.1:{port}/"))?;
+            ensure!(page.status == 200, "status {}", page.status);
+            Ok(())
+        },
+    );
+    let _ = xtask(sh, &["nginx", "down"], &[]);
 }
