@@ -1,9 +1,11 @@
 //! The checks of `cargo xtask test` for the Redmine stack, on a compose project of their own
-//! (`dockerlab-redmine-test`, a free port, secrets and backups under target/), removed at the end.
+//! (`dockerlab-redmine-test`, a free port, secrets and backups under target/), removed at the end;
+//! the hardening checks and the OOM test are in limits.rs.
 
 use anyhow::{ensure, Context, Result};
 use xshell::{cmd, Shell};
 
+use super::limits;
 use super::web::{self, between, Api, Browser};
 use super::{Stack, Teardown};
 use crate::docker;
@@ -23,6 +25,12 @@ struct Fixture {
 }
 
 pub fn run(sh: &Shell, suite: &mut Suite) {
+    stack_checks(sh, suite);
+    // After the main test stack is down: two Redmines at once would only slow both.
+    limits::oom(sh, suite);
+}
+
+fn stack_checks(sh: &Shell, suite: &mut Suite) {
     let work = docker::project_root().join("target/dockerlab-redmine-test");
     let Some(port) = suite.check("redmine: a free port for the test stack", docker::free_port)
     else {
@@ -46,6 +54,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     {
         return;
     }
+    limits::confined(sh, suite, &stack);
     suite.check("redmine: GET / answers 200", || {
         let resp = crate::http::get(&format!("{base}/"))?;
         ensure!(resp.status == 200, "status {}", resp.status);

@@ -2,6 +2,7 @@
 //! the image; up, down, status, logs, backup and restore.
 
 pub mod checks;
+mod limits;
 mod stack;
 mod web;
 
