@@ -361,12 +361,11 @@ fn digest_in(push_output: &str) -> Option<String> {
     })
 }
 
-/// The digest of the `Descriptor` of `docker manifest inspect --verbose`'s JSON.
+/// The digest of the `Descriptor` of `docker manifest inspect --verbose`'s JSON (an object for
+/// a single-platform image; a list would be an array of them).
 fn descriptor_digest(manifest: &str) -> Option<String> {
-    let descriptor = &manifest[manifest.find("\"Descriptor\"")?..];
-    let after = &descriptor[descriptor.find("\"digest\"")? + "\"digest\"".len()..];
-    let value = after.trim_start().strip_prefix(':')?.trim_start();
-    let digest = value.strip_prefix('"')?.split('"').next()?;
+    let manifest: serde_json::Value = serde_json::from_str(manifest).ok()?;
+    let digest = manifest["Descriptor"]["digest"].as_str()?;
     is_digest(digest).then(|| digest.to_string())
 }
 
@@ -438,5 +437,10 @@ mod tests {
             "0".repeat(64)
         );
         assert_eq!(descriptor_digest(&manifest), Some(format!("sha256:{hex}")));
+        assert_eq!(descriptor_digest(&format!("[{manifest}]")), None, "a list");
+        assert_eq!(
+            descriptor_digest("{\"Descriptor\": {\"digest\": \"sha256:x\"}}"),
+            None
+        );
     }
 }

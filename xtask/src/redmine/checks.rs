@@ -113,7 +113,6 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         "redmine: a real browser shows our theme (computed style, screenshot)",
         || {
             let browser = Browser::start(
-                sh,
                 &docker::project_root().join("target/dockerlab-redmine-test/chromium"),
             )?;
             // The page, as anyone sees it (the project is public).
