@@ -5,6 +5,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
+mod checks;
+
 use crate::harness::Suite;
 use crate::{answers, bench, docker, kernel, lint, nginx, push, redmine};
 
@@ -14,17 +16,22 @@ pub struct Test {
     /// Run only the groups whose name contains this text (unit, lint, nginx, answers, kernel, …).
     #[arg(long, value_name = "TEXT")]
     only: Option<String>,
+    /// Stream the output of every command the checks run, instead of one line per check (with
+    /// the output in target/logs/).
+    #[arg(long)]
+    verbose: bool,
 }
 
 /// A group of checks: its name and what it runs.
 type Group = (&'static str, fn(&Shell, &mut Suite));
 
 /// The groups that need no Docker engine.
-const HERMETIC: &[&str] = &["unit", "lint"];
+const HERMETIC: &[&str] = &["unit", "lint", "report"];
 
 const GROUPS: &[Group] = &[
     ("unit", unit),
     ("lint", lint::run),
+    ("report", checks::run),
     ("nginx", nginx::checks::run),
     ("push", push::checks::run),
     ("redmine", redmine::checks::run),
@@ -35,7 +42,7 @@ const GROUPS: &[Group] = &[
 
 impl Test {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        let mut suite = Suite::default();
+        let mut suite = Suite::new(self.verbose)?;
         let selected = GROUPS
             .iter()
             .filter(|(name, _)| self.only.as_deref().is_none_or(|only| name.contains(only)));
@@ -52,7 +59,7 @@ impl Test {
                     break;
                 }
             }
-            println!("== {name}");
+            suite.group(name)?;
             group(sh, &mut suite);
         }
         suite.finish()
