@@ -33,6 +33,7 @@ const GROUPS: &[Group] = &[
     ("lint", lint::run),
     ("report", checks::run),
     ("nginx", nginx::checks::run),
+    ("flavour", nginx::checks::flavour_choice),
     ("push", push::checks::run),
     ("redmine", redmine::checks::run),
     ("answers", answers::checks::run),
