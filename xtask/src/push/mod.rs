@@ -8,7 +8,7 @@ use clap::Args;
 use xshell::{cmd, Shell};
 
 use crate::docker::{self, Flavour};
-use crate::nginx;
+use crate::{nginx, progress};
 
 pub mod checks;
 mod names;
@@ -246,6 +246,7 @@ impl Target {
     /// `docker push`, its progress shown as it goes; returns the digest the registry reported.
     fn push(&self, reference: &str) -> Result<String> {
         eprintln!("$ docker push {reference}");
+        let step = progress::Step::start(&format!("pushing {reference}"));
         let reader = duct::cmd!("docker", "push", reference)
             .stderr_to_stdout()
             .unchecked()
@@ -254,7 +255,9 @@ impl Target {
         let mut text = String::new();
         for line in BufReader::new(&reader).lines() {
             let line = line.context("reading docker push's output")?;
-            println!("{line}");
+            if progress::verbose() {
+                println!("{line}");
+            }
             text += &line;
             text.push('\n');
         }
@@ -263,8 +266,10 @@ impl Target {
             .context("docker push did not finish")?
             .status;
         if !status.success() {
+            drop(step);
             return Err(self.failure(&text, "push", reference));
         }
+        step.done();
         digest_in(&text).with_context(|| {
             let last = text.lines().last().unwrap_or("no output");
             format!("docker push of {reference} reported no `digest: sha256:…` line (its last line: {last})")
