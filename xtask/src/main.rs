@@ -11,6 +11,7 @@ mod kernel;
 mod nginx;
 mod push;
 mod redmine;
+mod registry;
 mod scratch;
 mod test;
 #[cfg(test)]

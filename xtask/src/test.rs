@@ -31,7 +31,7 @@ const GROUPS: &[Group] = &[
     ("redmine", redmine::tests),
     ("answers", answers::tests),
     ("kernel", kernel::tests),
-    ("bench", bench::tests),
+    ("bench", bench::checks::run),
 ];
 
 impl Test {
