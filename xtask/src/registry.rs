@@ -118,7 +118,7 @@ impl Registry {
     pub fn catalog(&self) -> Result<serde_json::Value> {
         let resp = self.get("/v2/_catalog", "application/json")?;
         ensure!(resp.status == 200, "catalog: status {}", resp.status);
-        serde_json::from_str(&resp.body).context("the catalog is not JSON")
+        resp.json().context("the catalog")
     }
 
     /// The manifest (schema 2) of `repository:reference`, parsed.
@@ -126,7 +126,7 @@ impl Registry {
         let path = format!("/v2/{repository}/manifests/{reference}");
         let resp = self.get(&path, MANIFEST_V2)?;
         ensure!(resp.status == 200, "{path}: status {}", resp.status);
-        serde_json::from_str(&resp.body).with_context(|| format!("{path} is not JSON"))
+        resp.json().with_context(|| format!("the manifest {path}"))
     }
 
     /// A fresh, empty docker client configuration (DOCKER_CONFIG) among the registry's files:

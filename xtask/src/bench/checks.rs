@@ -7,7 +7,7 @@ use xshell::Shell;
 use super::shape::{check_json, check_markdown};
 use super::Bench;
 use crate::docker;
-use crate::test::Suite;
+use crate::harness::Suite;
 
 pub fn run(sh: &Shell, suite: &mut Suite) {
     let dir = docker::project_root().join("target/bench");

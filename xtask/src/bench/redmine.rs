@@ -9,6 +9,7 @@ use xshell::cmd;
 
 use super::report::{number, Table, Target};
 use super::{image_mb, median, Ctx, PREFIX};
+use crate::build;
 use crate::docker::{self, Flavour};
 use crate::redmine::{Stack, Teardown};
 
@@ -78,7 +79,7 @@ fn redmine_sizes(ctx: &Ctx, stack: &Stack, t: &mut Table) -> Result<()> {
     let sh = ctx.sh;
     let flavour = Flavour::of(sh);
     let image = stack.image(sh)?;
-    let base = docker::base(sh, Path::new("redmine"))?;
+    let base = build::base(sh, Path::new("redmine"))?;
     let (ours, base_mb) = (image_mb(sh, &image)?, image_mb(sh, &base)?);
     t.measured(
         format!(
