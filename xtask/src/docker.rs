@@ -49,6 +49,14 @@ impl Flavour {
         }
     }
 
+    /// How the flavour is called in reports: `offline (local Debian base)`.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Flavour::Upstream => "upstream (Alpine)",
+            Flavour::Offline => "offline (local Debian base)",
+        }
+    }
+
     /// Suffix of image tags built in this flavour: `dockerlab/nginx:1.0.0-offline`.
     pub fn tag_suffix(self) -> &'static str {
         match self {

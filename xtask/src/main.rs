@@ -16,6 +16,7 @@ mod nginx;
 mod progress;
 mod push;
 mod redmine;
+mod registry;
 mod scratch;
 mod test;
 #[cfg(test)]

@@ -34,7 +34,7 @@ const GROUPS: &[Group] = &[
     ("redmine", redmine::checks::run),
     ("answers", answers::checks::run),
     ("kernel", kernel::checks::run),
-    ("bench", bench::tests),
+    ("bench", bench::checks::run),
 ];
 
 impl Test {
