@@ -1,11 +1,11 @@
 //! The checks of `cargo xtask test` for the Redmine stack, on a compose project of their own
 //! (`dockerlab-redmine-test`, a free port, secrets and backups under target/), removed at the end;
-//! the hardening checks and the OOM test are in limits.rs.
+//! the hardening checks and the OOM test are in hardening_checks.rs.
 
 use anyhow::{ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use super::limits;
+use super::hardening_checks;
 use super::web::{self, between, Api, Browser};
 use super::{Stack, Teardown};
 use crate::docker;
@@ -27,7 +27,7 @@ struct Fixture {
 pub fn run(sh: &Shell, suite: &mut Suite) {
     stack_checks(sh, suite);
     // After the main test stack is down: two Redmines at once would only slow both.
-    limits::oom(sh, suite);
+    hardening_checks::oom(sh, suite);
 }
 
 fn stack_checks(sh: &Shell, suite: &mut Suite) {
@@ -54,7 +54,7 @@ fn stack_checks(sh: &Shell, suite: &mut Suite) {
     {
         return;
     }
-    limits::confined(sh, suite, &stack);
+    hardening_checks::confined(sh, suite, &stack);
     suite.check("redmine: GET / answers 200", || {
         let resp = crate::http::get(&format!("{base}/"))?;
         ensure!(resp.status == 200, "status {}", resp.status);
@@ -122,7 +122,6 @@ fn stack_checks(sh: &Shell, suite: &mut Suite) {
         "redmine: a real browser shows our theme (computed style, screenshot)",
         || {
             let browser = Browser::start(
-                sh,
                 &docker::project_root().join("target/dockerlab-redmine-test/chromium"),
             )?;
             // The page, as anyone sees it (the project is public).

@@ -2,7 +2,7 @@
 //! the image; up, down, status, logs, backup and restore.
 
 pub mod checks;
-mod limits;
+mod hardening_checks;
 mod stack;
 mod web;
 

@@ -10,7 +10,7 @@ use xshell::Shell;
 use super::web::{self, Api};
 use super::{Stack, Teardown};
 use crate::docker::{self, Flavour};
-use crate::hardening::Confinement;
+use crate::harness::confinement::Confinement;
 use crate::harness::Suite;
 
 /// What each service's entry point needs back of the capabilities (compose.yaml says why): the
@@ -30,7 +30,11 @@ fn container(sh: &Shell, stack: &Stack, service: &str) -> Result<String> {
         .compose(sh, &["ps", "--all", "--quiet", service])
         .quiet()
         .read()?;
-    ensure!(!id.is_empty(), "no {service} container in {}", stack.project);
+    ensure!(
+        !id.is_empty(),
+        "no {service} container in {}",
+        stack.project
+    );
     Ok(id)
 }
 
@@ -120,7 +124,10 @@ pub fn oom(sh: &Shell, suite: &mut Suite) {
             std::fs::write(&tiny, TINY)?;
             let tiny = tiny.display().to_string();
             stack
-                .compose(sh, &["--file", &tiny, "up", "--detach", "--no-deps", "redmine"])
+                .compose(
+                    sh,
+                    &["--file", &tiny, "up", "--detach", "--no-deps", "redmine"],
+                )
                 .run()?;
             let id = container(sh, &stack, "redmine")?;
             let limit = Confinement::of(sh, &id)?.memory();

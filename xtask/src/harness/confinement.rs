@@ -1,4 +1,4 @@
-//! For the checks: how a running container is confined, read back from `docker inspect` (what
+//! How a running container is confined, read back from `docker inspect` (what
 //! the engine applied, not what our files ask for), and the promise every container of the
 //! project keeps (docs/hardening.md).
 
