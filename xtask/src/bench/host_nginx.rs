@@ -54,6 +54,7 @@ impl HostNginx {
         if let Some(cgroup) = &cgroup {
             std::fs::create_dir_all(cgroup)
                 .with_context(|| format!("creating the cgroup {}", cgroup.display()))?;
+            same_cpu_limit(sh, from, cgroup)?;
         }
         let conf = dir.join("nginx.conf");
         let mut argv: Vec<String> = Vec::new();
@@ -143,6 +144,22 @@ pub fn cgroup_beside(sh: &Shell, container: &Container, name: &str) -> Result<Pa
     cpu_cgroup(&text)
         .and_then(|path| path.parent().map(|parent| parent.join(name)))
         .with_context(|| format!("no CPU cgroup in /proc/{pid}/cgroup:\n{text}"))
+}
+
+/// The container's CPU limit (`--cpus` of nginx::HARDENED: a CFS quota) on the cgroup beside it,
+/// so that the host's nginx gets as much CPU as the container, not the whole machine.
+fn same_cpu_limit(sh: &Shell, container: &Container, cgroup: &Path) -> Result<()> {
+    let pid = container.inspect("{{.State.Pid}}")?;
+    let own = cpu_cgroup(&sh.read_file(format!("/proc/{pid}/cgroup"))?)
+        .with_context(|| format!("no CPU cgroup for {}", container.name))?;
+    // v1: the period before the quota it is a share of; v2: both in cpu.max.
+    for file in ["cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.max"] {
+        if let Ok(value) = std::fs::read_to_string(own.join(file)) {
+            std::fs::write(cgroup.join(file), value.trim())
+                .with_context(|| format!("setting {file} of {}", cgroup.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The CPU cgroup directory in a /proc/PID/cgroup text: the v1 `cpu` controller's, else the v2
