@@ -105,6 +105,9 @@ mod tests {
     #[test]
     fn flavour_flags_are_global_and_backed_by_the_environment() {
         use flavour::Choice;
+        // `cargo xtask test` runs `cargo test` with the chosen flavour in its environment.
+        std::env::remove_var("XTASK_OFFLINE");
+        std::env::remove_var(docker::FLAVOUR_VAR);
         let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap();
         let cli = parse(&["xtask", "nginx"]);
         assert_eq!((cli.flavour, cli.offline), (Choice::Auto, false));
