@@ -287,18 +287,31 @@ impl Stack {
             )
             .stdin_path(&dump)
             .run();
+        // What writes the attachments runs as their owner: root in the upstream container has no
+        // CAP_DAC_OVERRIDE (compose.yaml drops it), so it may not write the redmine user's files.
+        let owner = self
+            .compose(sh, &["exec", "-T", "redmine", "stat", "-c", "%u:%g", FILES])
+            .quiet()
+            .read()
+            .context("finding the owner of the attachments")?;
         let staging = format!("{FILES}/.dockerlab-restore");
         let unpack = format!("rm -rf {staging} && mkdir {staging} && tar -C {staging} -xf -");
         let unpacked = loaded.is_ok().then(|| {
-            self.compose_bytes(sh, &["exec", "-T", "redmine", "sh", "-c", &unpack])
-                .stdin_path(&files)
-                .run()
+            let exec = [
+                "exec", "-T", "--user", &owner, "redmine", "sh", "-c", &unpack,
+            ];
+            self.compose_bytes(sh, &exec).stdin_path(&files).run()
         });
         if !matches!(unpacked, Some(Ok(_))) {
             let _ = psql(&format!("DROP DATABASE IF EXISTS {staged}"));
             let cleanup = format!("rm -rf {staging}");
             let _ = self
-                .compose(sh, &["exec", "-T", "redmine", "sh", "-c", &cleanup])
+                .compose(
+                    sh,
+                    &[
+                        "exec", "-T", "--user", &owner, "redmine", "sh", "-c", &cleanup,
+                    ],
+                )
                 .run();
             bail!(
                 "{} could not be loaded (see above); nothing was changed",
@@ -324,6 +337,8 @@ impl Stack {
                 "--rm",
                 "--no-deps",
                 "-T",
+                "--user",
+                &owner,
                 "--entrypoint",
                 "sh",
                 "redmine",
