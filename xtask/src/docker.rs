@@ -30,12 +30,11 @@ impl Flavour {
         }
     }
 
-    /// The name of a flavour's Dockerfile inside a build context (nginx/, redmine/): both
-    /// flavours share the context's configuration, pages and theme.
-    pub fn dockerfile(self) -> &'static str {
+    /// The flavour's name in paths: `redmine/.secrets/upstream/`, `…/offline/`.
+    pub fn id(self) -> &'static str {
         match self {
-            Flavour::Upstream => "Dockerfile",
-            Flavour::Offline => "Dockerfile.offline",
+            Flavour::Upstream => "upstream",
+            Flavour::Offline => "offline",
         }
     }
 

@@ -13,7 +13,6 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
-use crate::build;
 use crate::docker::{self, Container, Flavour};
 use crate::harness::Suite;
 use crate::nginx::{self, HARDENED};
@@ -553,12 +552,13 @@ fn xtask(ctx: &Ctx, t: &mut Table) -> Result<()> {
 fn redmine(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let sh = ctx.sh;
     let flavour = Flavour::of(sh);
-    let stack = Stack {
-        project: format!("{PREFIX}-redmine"),
-        port: docker::free_port()?,
-        secrets: ctx.dir.join("redmine-secrets"),
-        backups: ctx.dir.join("redmine-backups"),
-    };
+    let stack = Stack::new(
+        &format!("{PREFIX}-redmine"),
+        flavour,
+        docker::free_port()?,
+        &ctx.dir.join("redmine-secrets"),
+        ctx.dir.join("redmine-backups"),
+    );
     // A leftover of an interrupted run would make the first start a warm one.
     let _ = stack.down(sh, true);
     let _teardown = Teardown(sh, &stack);
@@ -615,7 +615,7 @@ fn redmine_sizes(ctx: &Ctx, stack: &Stack, t: &mut Table) -> Result<()> {
     let sh = ctx.sh;
     let flavour = Flavour::of(sh);
     let image = stack.image(sh)?;
-    let base = build::base(sh, Path::new("redmine"))?;
+    let base = stack.base(sh)?;
     let (ours, base_mb) = (image_mb(sh, &image)?, image_mb(sh, &base)?);
     t.measured(
         format!("Redmine image, {} flavour, uncompressed", name(flavour)),

@@ -6,7 +6,7 @@ use xshell::{cmd, Shell};
 
 use super::web::{self, between, Api, Browser};
 use super::{Stack, Teardown};
-use crate::docker;
+use crate::docker::{self, Flavour};
 use crate::harness::{fails_saying, Suite};
 
 /// Our theme's directory name, and the header colour only it gives Redmine.
@@ -28,12 +28,13 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     else {
         return;
     };
-    let stack = Stack {
-        project: "dockerlab-redmine-test".into(),
+    let stack = Stack::new(
+        "dockerlab-redmine-test",
+        Flavour::of(sh),
         port,
-        secrets: work.join("secrets"),
-        backups: work.join("backups"),
-    };
+        &work.join("secrets"),
+        work.join("backups"),
+    );
     let _ = stack.down(sh, true);
     let _teardown = Teardown(sh, &stack);
     let base = stack.url();
