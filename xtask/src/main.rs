@@ -12,6 +12,7 @@ mod http;
 mod kernel;
 mod lint;
 mod nginx;
+mod pins;
 mod push;
 mod redmine;
 mod scratch;
@@ -44,6 +45,7 @@ enum Command {
     Answers(answers::Answers),
     Kernel(kernel::Kernel),
     Bench(bench::Bench),
+    Pins(pins::Pins),
     Test(test::Test),
 }
 
@@ -72,6 +74,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Answers(cmd) => cmd.run(&sh),
         Command::Kernel(cmd) => cmd.run(&sh),
         Command::Bench(cmd) => cmd.run(&sh),
+        Command::Pins(cmd) => cmd.run(&sh),
         Command::Test(cmd) => cmd.run(&sh),
     }
 }
