@@ -68,7 +68,7 @@ pub fn pinned_images() -> Result<Vec<String>> {
         images.extend(
             text.lines()
                 .filter_map(|line| line.trim_start().strip_prefix("image:"))
-                .map(|image| image.trim().trim_start_matches(|c| c == '&' || c == '*'))
+                .map(|image| image.trim().trim_start_matches(['&', '*']))
                 .filter_map(|image| image.split_whitespace().last())
                 .map(str::to_string),
         );

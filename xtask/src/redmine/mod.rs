@@ -2,6 +2,7 @@
 //! the image; up, down, status, logs, backup and restore.
 
 pub mod checks;
+mod contracts;
 mod stack;
 mod web;
 

@@ -83,7 +83,7 @@ impl Stack {
 
     /// The same for commands whose input or output is binary (dumps, archives): duct, echoed
     /// like xshell does.
-    fn compose_bytes(&self, sh: &Shell, args: &[&str]) -> duct::Expression {
+    pub fn compose_bytes(&self, sh: &Shell, args: &[&str]) -> duct::Expression {
         let argv = self.compose_argv(args);
         println!("$ docker {}", argv.join(" "));
         self.compose_env(sh)
@@ -184,10 +184,15 @@ impl Stack {
 
     /// The id of the image the Redmine container runs.
     pub fn image(&self, sh: &Shell) -> Result<String> {
-        let id = self.compose(sh, &["ps", "--quiet", "redmine"]).read()?;
+        self.service_image(sh, "redmine")
+    }
+
+    /// The id of the image a service's container runs.
+    pub fn service_image(&self, sh: &Shell, service: &str) -> Result<String> {
+        let id = self.compose(sh, &["ps", "--quiet", service]).read()?;
         ensure!(
             !id.is_empty(),
-            "no Redmine container in project {}",
+            "no {service} container in project {}",
             self.project
         );
         let format = "{{.Image}}";
