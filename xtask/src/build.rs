@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::bases;
 use crate::docker::{image_exists, Flavour};
+use crate::{bases, progress};
 
 /// Makes sure the image a Dockerfile starts `FROM` is here: pulls it if needed. When the pull
 /// fails, the one error line carries Docker's own reason, and says what to do about the two
@@ -99,18 +99,12 @@ pub fn build(sh: &Shell, context: &Path, tag: &str, args: &[&str]) -> Result<()>
     }
     let file = dockerfile(context);
     let base_arg = format!("BASE={base}");
-    cmd!(
+    let build = cmd!(
         sh,
-        "docker build --quiet --build-arg {base_arg} {args...} --file {file} --tag {tag} {context}"
-    )
-    .ignore_stdout()
-    .run()
-    .with_context(|| {
-        format!(
-            "building {tag} from {} failed (docker's output is above)",
-            file.display()
-        )
-    })
+        "docker build --build-arg {base_arg} {args...} --file {file} --tag {tag} {context}"
+    );
+    let name = tag.replace(['/', ':'], "-");
+    progress::run(build, &format!("building {tag}"), &format!("build-{name}"))
 }
 
 #[cfg(test)]

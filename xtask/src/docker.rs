@@ -10,8 +10,9 @@ use xshell::{cmd, Shell};
 
 use crate::http;
 
-/// Environment variable behind the global `--offline` flag.
-pub const OFFLINE_VAR: &str = "XTASK_OFFLINE";
+/// The flavour chosen for this run, as `cargo xtask` hands it to everything it runs (its own
+/// children too): `upstream` or `offline`.
+pub const FLAVOUR_VAR: &str = "XTASK_FLAVOUR";
 
 /// Where the images come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,18 +24,28 @@ pub enum Flavour {
 }
 
 impl Flavour {
+    /// The flavour of this run (chosen by `main` before any command runs).
     pub fn of(sh: &Shell) -> Flavour {
-        match sh.var(OFFLINE_VAR).as_deref() {
-            Ok("1" | "true" | "yes" | "on") => Flavour::Offline,
+        match sh.var(FLAVOUR_VAR).as_deref() {
+            Ok("offline") => Flavour::Offline,
             _ => Flavour::Upstream,
         }
     }
 
-    /// The flavour's name in paths: `redmine/.secrets/upstream/`, `…/offline/`.
-    pub fn id(self) -> &'static str {
+    /// Its name on the command line, in the environment and in paths: `upstream`, `offline`
+    /// (`redmine/.secrets/offline/`).
+    pub fn name(self) -> &'static str {
         match self {
             Flavour::Upstream => "upstream",
             Flavour::Offline => "offline",
+        }
+    }
+
+    /// How the flavour is called in reports: `offline (local Debian base)`.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Flavour::Upstream => "upstream (Alpine)",
+            Flavour::Offline => "offline (local Debian base)",
         }
     }
 

@@ -1,4 +1,4 @@
-# A tiny Redmine plugin for the checks of `cargo xtask test` (redmine/contracts.rs): it has an
+# A tiny Redmine plugin for the checks of `cargo xtask test` (xtask/src/redmine/contract_checks.rs): it has an
 # asset, and links it from every page, so that a check can see its CSS served after the plugin
 # is unpacked into the plugins volume with old mtimes. Not part of any image.
 Redmine::Plugin.register :dockerlab_probe do

@@ -5,7 +5,7 @@ use anyhow::{ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::web::{self, between, Api, Browser};
-use super::{contracts, Stack, Teardown};
+use super::{contract_checks as contracts, Stack, Teardown};
 use crate::docker::{self, Flavour};
 use crate::harness::{fails_saying, Suite};
 

@@ -2,7 +2,7 @@
 //! the image; up, down, status, logs, backup and restore.
 
 pub mod checks;
-mod contracts;
+mod contract_checks;
 mod stack;
 mod web;
 

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::bases;
 use crate::docker::{self, Flavour};
 use crate::scratch::{random_hex, Scratch};
+use crate::{bases, progress};
 
 /// The database's user and name, as compose.yaml sets them.
 const DB: &str = "redmine";
@@ -20,7 +20,7 @@ const FILES: &str = "/usr/src/redmine/files";
 /// `redmine/.secrets/`, and belong to the project `dockerlab-redmine`, now the upstream one's:
 /// they move into `upstream/`, once, so that its database keeps its password.
 pub fn adopt_flat_secrets(secrets: &Path) -> Result<()> {
-    let upstream = secrets.join(Flavour::Upstream.id());
+    let upstream = secrets.join(Flavour::Upstream.name());
     for name in SECRETS.map(|(name, _)| name) {
         let flat = secrets.join(name);
         if flat.is_file() && !upstream.join(name).exists() {
@@ -70,7 +70,7 @@ impl Stack {
             project: format!("{name}{}", flavour.tag_suffix()),
             flavour,
             port,
-            secrets: secrets.join(flavour.id()),
+            secrets: secrets.join(flavour.name()),
             backups,
         }
     }
@@ -122,23 +122,29 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Builds (cache hits when nothing changed), starts and waits until both services are healthy.
-    pub fn up(&self, sh: &Shell) -> Result<()> {
-        if !self.running(sh)?.iter().any(|s| s == "redmine") {
-            docker::port_free(self.port)?;
-        }
+    /// Makes sure the image our Redmine image is built on is here. Offline that is the stand-in
+    /// for the official redmine image, built on the local Debian base: compose builds services
+    /// side by side, so it comes first. Upstream, compose pulls the official image itself.
+    pub fn bases(&self, sh: &Shell) -> Result<()> {
         if self.flavour == Flavour::Offline {
             bases::ensure(sh, false)?;
-            // The stand-in for the official redmine image is the base our Redmine image is
-            // built on: compose builds services side by side, so it comes first.
             self.compose(sh, &["build", "--quiet", "redmine-standin"])
                 .run()
                 .context(
                     "building the offline stand-in for the redmine image failed (see above)",
                 )?;
         }
+        Ok(())
+    }
+
+    /// Builds (cache hits when nothing changed), starts and waits until both services are healthy.
+    pub fn up(&self, sh: &Shell) -> Result<()> {
+        if !self.running(sh)?.iter().any(|s| s == "redmine") {
+            docker::port_free(self.port)?;
+        }
+        self.bases(sh)?;
         self.ensure_secrets()?;
-        self.compose(
+        let up = self.compose(
             sh,
             &[
                 "up",
@@ -148,15 +154,14 @@ impl Stack {
                 "--wait-timeout",
                 "300",
             ],
+        );
+        let what = format!(
+            "building and starting the Redmine stack (project {}; a first start migrates the database)",
+            self.project
+        );
+        progress::run(up, &what, &self.project).context(
+            "the Redmine stack did not come up (`cargo xtask redmine logs` shows its output)",
         )
-        .run()
-        .with_context(|| {
-            format!(
-                "bringing the Redmine stack up failed (see above; `cargo xtask redmine logs`); \
-                     without a registry use --offline (project {})",
-                self.project
-            )
-        })
     }
 
     pub fn down(&self, sh: &Shell, volumes: bool) -> Result<()> {

@@ -5,6 +5,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
+mod checks;
+
 use crate::harness::Suite;
 use crate::{answers, bench, docker, kernel, lint, nginx, push, redmine};
 
@@ -20,22 +22,24 @@ pub struct Test {
 type Group = (&'static str, fn(&Shell, &mut Suite));
 
 /// The groups that need no Docker engine.
-const HERMETIC: &[&str] = &["unit", "lint"];
+const HERMETIC: &[&str] = &["unit", "lint", "report"];
 
 const GROUPS: &[Group] = &[
     ("unit", unit),
     ("lint", lint::run),
+    ("report", checks::run),
     ("nginx", nginx::checks::run),
+    ("flavour", nginx::checks::flavour_choice),
     ("push", push::checks::run),
     ("redmine", redmine::checks::run),
     ("answers", answers::checks::run),
     ("kernel", kernel::checks::run),
-    ("bench", bench::tests),
+    ("bench", bench::checks::run),
 ];
 
 impl Test {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        let mut suite = Suite::default();
+        let mut suite = Suite::new(crate::progress::verbose())?;
         let selected = GROUPS
             .iter()
             .filter(|(name, _)| self.only.as_deref().is_none_or(|only| name.contains(only)));
@@ -52,7 +56,7 @@ impl Test {
                     break;
                 }
             }
-            println!("== {name}");
+            suite.group(name)?;
             group(sh, &mut suite);
         }
         suite.finish()
