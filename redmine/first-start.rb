@@ -4,21 +4,20 @@
 # default data is loaded in REDMINE_LANG (default en). The password comes first: if the process
 # dies in between, the next start does both again. On a database with data it changes nothing,
 # so it is safe to run on any start.
-unless Redmine::DefaultData::Loader.no_data?
-  puts 'dockerlab: default data already there: nothing to set up'
-  return
-end
-
-password = ENV['REDMINE_ADMIN_PASSWORD'].to_s
-admin = User.find_by!(login: 'admin')
-if password.empty?
-  warn 'dockerlab: REDMINE_ADMIN_PASSWORD(_FILE) is not set: the admin keeps Redmine\'s default password'
+if Redmine::DefaultData::Loader.no_data?
+  password = ENV['REDMINE_ADMIN_PASSWORD'].to_s
+  if password.empty?
+    warn 'dockerlab: REDMINE_ADMIN_PASSWORD(_FILE) is not set: the admin keeps Redmine\'s default password'
+  else
+    admin = User.find_by!(login: 'admin')
+    admin.password = admin.password_confirmation = password
+    admin.must_change_passwd = false
+    admin.save!
+    puts 'dockerlab: the admin password is set'
+  end
+  language = ENV.fetch('REDMINE_LANG', 'en')
+  Redmine::DefaultData::Loader.load(language)
+  puts "dockerlab: default data loaded (#{language})"
 else
-  admin.password = admin.password_confirmation = password
-  admin.must_change_passwd = false
-  admin.save!
-  puts 'dockerlab: the admin password is set'
+  puts 'dockerlab: default data already there: nothing to set up'
 end
-language = ENV.fetch('REDMINE_LANG', 'en')
-Redmine::DefaultData::Loader.load(language)
-puts "dockerlab: default data loaded (#{language})"
