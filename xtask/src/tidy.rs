@@ -211,3 +211,34 @@ fn imports_are_read_from_use_lines_and_paths() {
     let names: Vec<String> = crate_imports(text).into_iter().collect();
     assert_eq!(names, ["bases", "docker", "http", "progress"]);
 }
+
+/// Dependabot reads base images from FROM lines only, not from `ARG BASE=` defaults: the mirror
+/// it watches (.github/base-images/Dockerfile, one stage per image) must name exactly the
+/// defaults of our Dockerfiles, so that its proposals reach them.
+#[test]
+fn dependabot_watches_every_arg_base() {
+    let mirror = read(".github/base-images/Dockerfile");
+    let mut watched: Vec<(String, String)> = mirror
+        .lines()
+        .filter_map(|l| l.strip_prefix("FROM "))
+        .map(|rest| {
+            let (image, stage) = rest.split_once(" AS ").expect("FROM IMAGE AS DIRECTORY");
+            (
+                format!("{}/Dockerfile", stage.trim()),
+                image.trim().to_string(),
+            )
+        })
+        .collect();
+    let mut pinned: Vec<(String, String)> = dockerfiles()
+        .unwrap()
+        .into_iter()
+        .filter_map(|file| crate::build::arg_base(&read(&file)).map(|base| (file, base)))
+        .collect();
+    watched.sort();
+    pinned.sort();
+    assert_eq!(
+        watched, pinned,
+        "update each Dockerfile's ARG BASE= to its line in .github/base-images/Dockerfile \
+         (or the line to the ARG)"
+    );
+}
