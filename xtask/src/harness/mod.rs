@@ -128,12 +128,13 @@ impl Suite {
     }
 
     pub fn finish(mut self) -> Result<()> {
+        // Skips first, so that the line still ends with "N passed, N failed".
         let skipped = match self.skipped {
             0 => String::new(),
-            n => format!(" ({n} skipped: see SKIP above)"),
+            n => format!("{n} skipped (see SKIP above), "),
         };
         self.say(&format!(
-            "{} passed, {} failed{skipped}",
+            "{skipped}{} passed, {} failed",
             self.passed, self.failed
         ));
         // Back to the terminal for the error below, and whatever comes after.
