@@ -36,9 +36,12 @@ if [[ ${1:-} != --prepared ]]; then
     fi
     # Read here, so that both REDMINE_ADMIN_PASSWORD and its _FILE set fails at once.
     file_env REDMINE_ADMIN_PASSWORD
-    # Whether the user asked for no migrations; the base's entry point is told to leave them to us.
+    # Whether the user asked for no migrations; the base's entry point is told to leave them to
+    # us, plugins' too (it would run those before Redmine's own on a new database): db-state.rb
+    # sees missing plugin migrations as it sees Redmine's.
     export DOCKERLAB_NO_DB_MIGRATE=${REDMINE_NO_DB_MIGRATE:-}
     export REDMINE_NO_DB_MIGRATE=1
+    unset REDMINE_PLUGINS_MIGRATE
     exec /docker-entrypoint.sh bundle exec "$0" --prepared "$@"
 fi
 shift
