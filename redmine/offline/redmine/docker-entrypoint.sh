@@ -28,8 +28,11 @@ if [[ -z $redmine_command ]]; then
 fi
 
 # What Redmine writes (https://www.redmine.org/projects/redmine/wiki/RedmineInstall, step 8).
+# The attachments can be many: they are walked only when their directory is not Redmine's yet.
 if [[ $(id -u) == 0 ]]; then
-    find config files sqlite tmp/ public/plugin_assets/ \! -user redmine -exec chown redmine:redmine {} +
+    dirs=(config sqlite tmp/ public/plugin_assets/)
+    [[ $(stat -c %U files) == redmine ]] || dirs+=(files)
+    find "${dirs[@]}" \! -user redmine -exec chown redmine:redmine {} +
     exec gosu redmine "$0" "$@"
 fi
 
