@@ -20,7 +20,6 @@ use xshell::{cmd, Shell};
 pub struct Suite {
     passed: usize,
     failed: usize,
-    skipped: usize,
     /// None with `--verbose`: everything streams to the terminal as it comes.
     capture: Option<Capture>,
     color: bool,
@@ -46,7 +45,6 @@ impl Suite {
         Ok(Suite {
             passed: 0,
             failed: 0,
-            skipped: 0,
             capture,
             color: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             group: String::new(),
@@ -120,23 +118,8 @@ impl Suite {
         }
     }
 
-    /// Says loudly that a check was not run, and why; it counts neither as passed nor as failed,
-    /// and the last line says how many there were.
-    pub fn skip(&mut self, name: &str, why: &str) {
-        self.skipped += 1;
-        self.say(&format!("{} {name}: {why}", self.paint("SKIP", "33")));
-    }
-
     pub fn finish(mut self) -> Result<()> {
-        // Skips first, so that the line still ends with "N passed, N failed".
-        let skipped = match self.skipped {
-            0 => String::new(),
-            n => format!("{n} skipped (see SKIP above), "),
-        };
-        self.say(&format!(
-            "{skipped}{} passed, {} failed",
-            self.passed, self.failed
-        ));
+        self.say(&format!("{} passed, {} failed", self.passed, self.failed));
         // Back to the terminal for the error below, and whatever comes after.
         self.capture = None;
         if self.failed > 0 || self.passed == 0 {
