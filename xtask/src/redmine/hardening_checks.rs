@@ -1,6 +1,7 @@
 //! The hardening checks of the `redmine` group: how the stack's containers are confined, read
 //! back from `docker inspect`, and a Redmine that outgrows its memory limit (on a compose project
-//! of its own, `dockerlab-redmine-oom`): killed, restarted by its restart policy, data kept.
+//! of its own, `dockerlab-redmine-oom[-offline]`): killed, restarted by its restart policy, data
+//! kept.
 
 use std::time::{Duration, Instant};
 
@@ -14,13 +15,13 @@ use crate::harness::confinement::Confinement;
 use crate::harness::Suite;
 
 /// What each service's entry point needs back of the capabilities (compose.yaml says why): the
-/// official images start as root, chown their tmpfs and step down with gosu; the offline images
-/// run as their user from the start.
+/// official images and the Redmine stand-in start as root, chown their tmpfs and step down with
+/// gosu; the PostgreSQL stand-in runs as postgres from the start.
 fn needs(flavour: Flavour, service: &str) -> &'static [&'static str] {
     match (flavour, service) {
-        (Flavour::Offline, _) => &[],
-        (Flavour::Upstream, "db") => &["CHOWN", "DAC_READ_SEARCH", "SETGID", "SETUID"],
-        (Flavour::Upstream, _) => &["CHOWN", "SETGID", "SETUID"],
+        (Flavour::Offline, "db") => &[],
+        (_, "db") => &["CHOWN", "DAC_READ_SEARCH", "SETGID", "SETUID"],
+        _ => &["CHOWN", "SETGID", "SETUID"],
     }
 }
 
@@ -48,7 +49,7 @@ pub fn confined(sh: &Shell, suite: &mut Suite, stack: &Stack) {
             ),
             || {
                 let found = Confinement::of(sh, &container(sh, stack, service)?)?;
-                found.hardened(sh, needs(Flavour::of(sh), service), None)?;
+                found.hardened(sh, needs(stack.flavour, service), None)?;
                 if service == "redmine" {
                     ensure!(
                         found.host_ips() == ["127.0.0.1"],
@@ -81,12 +82,13 @@ pub fn oom(sh: &Shell, suite: &mut Suite) {
     else {
         return;
     };
-    let stack = Stack {
-        project: "dockerlab-redmine-oom".into(),
+    let stack = Stack::new(
+        "dockerlab-redmine-oom",
+        Flavour::of(sh),
         port,
-        secrets: work.join("secrets"),
-        backups: work.join("backups"),
-    };
+        &work.join("secrets"),
+        work.join("backups"),
+    );
     let _ = stack.down(sh, true);
     let _teardown = Teardown(sh, &stack);
     let base = stack.url();
