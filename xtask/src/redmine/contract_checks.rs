@@ -274,9 +274,13 @@ pub fn unpack_probe_plugin(sh: &Shell, stack: &Stack) -> Result<()> {
         "-",
         "dockerlab_probe"
     );
+    // as the volume's owner, as root in the container may not write there (no CAP_DAC_OVERRIDE)
+    let owner = stack.owner(sh, "plugins")?;
     let unpack = stack.compose_bytes(
         sh,
-        &["exec", "-T", "redmine", "tar", "-C", "plugins", "-xf", "-"],
+        &[
+            "exec", "-T", "--user", &owner, "redmine", "tar", "-C", "plugins", "-xf", "-",
+        ],
     );
     tar.pipe(unpack)
         .run()

@@ -208,6 +208,16 @@ impl Stack {
             .read()?)
     }
 
+    /// Who owns `path` in the Redmine container (`uid:gid`). What writes a volume there runs as
+    /// that user: root in the container has no CAP_DAC_OVERRIDE (compose.yaml drops it), so it
+    /// may not write the redmine user's directories.
+    pub fn owner(&self, sh: &Shell, path: &str) -> Result<String> {
+        self.compose(sh, &["exec", "-T", "redmine", "stat", "-c", "%u:%g", path])
+            .quiet()
+            .read()
+            .with_context(|| format!("finding the owner of {path} in the Redmine container"))
+    }
+
     /// The services that are running now.
     pub fn running(&self, sh: &Shell) -> Result<Vec<String>> {
         let out = self
@@ -359,13 +369,7 @@ impl Stack {
             )
             .stdin_path(&dump)
             .run();
-        // What writes the attachments runs as their owner: root in the container has no
-        // CAP_DAC_OVERRIDE (compose.yaml drops it), so it may not write the redmine user's files.
-        let owner = self
-            .compose(sh, &["exec", "-T", "redmine", "stat", "-c", "%u:%g", FILES])
-            .quiet()
-            .read()
-            .context("finding the owner of the attachments")?;
+        let owner = self.owner(sh, FILES)?;
         let staging = format!("{FILES}/.dockerlab-restore");
         let unpack = format!("rm -rf {staging} && mkdir {staging} && tar -C {staging} -xf -");
         let unpacked = loaded.is_ok().then(|| {
