@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{bases, http};
+use crate::http;
 
 /// Environment variable behind the global `--offline` flag.
 pub const OFFLINE_VAR: &str = "XTASK_OFFLINE";
@@ -106,64 +106,6 @@ pub fn container_exists(sh: &Shell, name: &str) -> bool {
         .ignore_stderr()
         .run()
         .is_ok()
-}
-
-/// Makes sure the image a Dockerfile starts `FROM` is here: pulls it if needed, and says what to
-/// do when no registry can be reached.
-pub fn ensure_pulled(sh: &Shell, image: &str) -> Result<()> {
-    if image_exists(sh, image) {
-        return Ok(());
-    }
-    cmd!(sh, "docker pull --quiet {image}")
-        .run()
-        .with_context(|| {
-            format!(
-                "base image {image} is not here and could not be pulled (no registry reachable?): \
-             use --offline to build on a local Debian base instead"
-            )
-        })
-}
-
-/// The Dockerfile of the current flavour in a build context: `Dockerfile`, or
-/// `Dockerfile.offline` (the same image on the local Debian base).
-pub fn dockerfile(sh: &Shell, context: &Path) -> PathBuf {
-    context.join(Flavour::of(sh).dockerfile())
-}
-
-/// The image the current flavour's Dockerfile in `context` starts `FROM`.
-pub fn base(sh: &Shell, context: &Path) -> Result<String> {
-    let file = dockerfile(sh, context);
-    let text = sh.read_file(&file)?;
-    text.lines()
-        .find_map(|line| line.strip_prefix("FROM "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(str::to_string)
-        .with_context(|| format!("{} has no FROM line", file.display()))
-}
-
-/// Builds the current flavour's Dockerfile of `context` into `tag` (`args` go to `docker build`
-/// as they are), first making sure its base is here: built on this machine for the offline
-/// flavour, pulled for the upstream one.
-pub fn build(sh: &Shell, context: &Path, tag: &str, args: &[&str]) -> Result<()> {
-    let base = base(sh, context)?;
-    if base == bases::BASE {
-        bases::ensure(sh, false)?;
-    } else {
-        ensure_pulled(sh, &base)?;
-    }
-    let file = dockerfile(sh, context);
-    cmd!(
-        sh,
-        "docker build --quiet {args...} --file {file} --tag {tag} {context}"
-    )
-    .ignore_stdout()
-    .run()
-    .with_context(|| {
-        format!(
-            "building {tag} from {} failed (docker's output is above)",
-            file.display()
-        )
-    })
 }
 
 /// The git revision the images are built from (`unknown` outside a git checkout).

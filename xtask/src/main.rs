@@ -5,9 +5,12 @@
 mod answers;
 mod bases;
 mod bench;
+mod build;
 mod docker;
+mod harness;
 mod http;
 mod kernel;
+mod lint;
 mod nginx;
 mod push;
 mod redmine;

@@ -1,7 +1,7 @@
 //! Tidy checks over the repository's files (hermetic, part of `cargo test`).
 
 use crate::docker::project_root;
-use crate::test::dockerfiles;
+use crate::lint::dockerfiles;
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(project_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))

@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use super::{is_digest, version_tag, NAME_MAX, PASSWORD_VAR, TAG_MAX, USERNAME_VAR};
+use super::names::{is_digest, NAME_MAX, TAG_MAX};
+use super::{version_tag, PASSWORD_VAR, USERNAME_VAR};
 use crate::docker::{self, Container, Flavour};
+use crate::harness::{one_error_line, Suite};
 use crate::http;
 use crate::scratch::{random_hex, Scratch};
-use crate::test::{one_error_line, Suite};
 
 /// Repository the tests push to (in the test registry only).
 const TEST_REPOSITORY: &str = "dockerlab-push-test/nginx";

@@ -13,10 +13,11 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
+use crate::build;
 use crate::docker::{self, Container, Flavour};
+use crate::harness::Suite;
 use crate::nginx::{self, HARDENED};
 use crate::redmine::{Stack, Teardown};
-use crate::test::Suite;
 
 mod report;
 use report::{check_json, check_markdown, json, markdown, number, Machine, Table};
@@ -614,7 +615,7 @@ fn redmine_sizes(ctx: &Ctx, stack: &Stack, t: &mut Table) -> Result<()> {
     let sh = ctx.sh;
     let flavour = Flavour::of(sh);
     let image = stack.image(sh)?;
-    let base = docker::base(sh, Path::new("redmine"))?;
+    let base = build::base(sh, Path::new("redmine"))?;
     let (ours, base_mb) = (image_mb(sh, &image)?, image_mb(sh, &base)?);
     t.measured(
         format!("Redmine image, {} flavour, uncompressed", name(flavour)),
