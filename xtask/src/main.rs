@@ -15,6 +15,7 @@ mod nginx;
 mod push;
 mod redmine;
 mod scratch;
+mod swarm;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -41,6 +42,7 @@ enum Command {
     Bases(bases::Bases),
     Push(push::Push),
     Redmine(redmine::Redmine),
+    Swarm(swarm::Swarm),
     Answers(answers::Answers),
     Kernel(kernel::Kernel),
     Bench(bench::Bench),
@@ -69,6 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bases(cmd) => cmd.run(&sh),
         Command::Push(cmd) => cmd.run(&sh),
         Command::Redmine(cmd) => cmd.run(&sh),
+        Command::Swarm(cmd) => cmd.run(&sh),
         Command::Answers(cmd) => cmd.run(&sh),
         Command::Kernel(cmd) => cmd.run(&sh),
         Command::Bench(cmd) => cmd.run(&sh),
