@@ -2,8 +2,10 @@
 //! the image; up, down, status, logs, backup and restore.
 
 pub mod checks;
+mod deploy;
 mod stack;
-mod web;
+pub mod swarm_stack;
+pub mod web;
 
 pub use stack::{Stack, Teardown};
 
@@ -50,6 +52,9 @@ enum Action {
         /// The backup file (backups/redmine-….tar.gz).
         file: PathBuf,
     },
+    /// Deploy the stack to a Docker Swarm instead (--port is the front door's), or take it down
+    /// with --remove (docs/swarm.md).
+    Deploy(deploy::Deploy),
 }
 
 impl Redmine {
@@ -73,6 +78,7 @@ impl Redmine {
                 );
             }
             Action::Down { volumes } => stack.down(sh, volumes)?,
+            Action::Deploy(deploy) => deploy.run(sh, &stack)?,
             Action::Status => {
                 stack.compose(sh, &["ps", "--all"]).run()?;
             }

@@ -169,7 +169,7 @@ impl Stack {
 
     /// Generates the secrets compose.yaml mounts, once: random hex, in a directory only we may
     /// enter (the files themselves are readable, as the containers' users must read the mounts).
-    fn ensure_secrets(&self) -> Result<()> {
+    pub fn ensure_secrets(&self) -> Result<()> {
         std::fs::create_dir_all(&self.secrets)?;
         std::fs::set_permissions(&self.secrets, std::fs::Permissions::from_mode(0o700))?;
         for (name, bytes) in [

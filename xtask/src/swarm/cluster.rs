@@ -49,6 +49,25 @@ pub fn host(node: &str) -> String {
     format!("unix://{}/docker.sock", socket_dir(node).display())
 }
 
+/// The names of the node containers that exist now, in order.
+pub fn nodes(sh: &Shell) -> Result<Vec<String>> {
+    let filter = format!("label={LABEL}=node");
+    let format = "{{.Names}}";
+    let out = cmd!(
+        sh,
+        "docker container ls --all --filter {filter} --format {format}"
+    )
+    .quiet()
+    .read()?;
+    let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+    names.sort_by_key(|name| {
+        name.rsplit('-')
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+    });
+    Ok(names)
+}
+
 /// What `cargo xtask redmine deploy` needs of the local cluster.
 pub struct Local {
     /// DOCKER_HOST of the manager.
@@ -132,7 +151,11 @@ pub fn wait_engine(sh: &Shell, node: &str, limit: Duration) -> Result<()> {
                 .quiet()
                 .ignore_status()
                 .output()
-                .map(|o| String::from_utf8_lossy(&o.stderr).trim().replace('\n', " | "))
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stderr)
+                        .trim()
+                        .replace('\n', " | ")
+                })
                 .unwrap_or_default();
             bail!(
                 "the engine in node {node} did not answer within {limit:?} (its last lines: \

@@ -53,7 +53,7 @@ impl Swarm {
 
 fn up(sh: &Shell, count: usize) -> Result<()> {
     let start = Instant::now();
-    let existing = nodes::existing(sh)?;
+    let existing = cluster::nodes(sh)?;
     if existing.len() > count {
         bail!(
             "a cluster of {} nodes exists already: `cargo xtask swarm down` first to change --nodes",
@@ -77,7 +77,9 @@ fn status(sh: &Shell) -> Result<()> {
     };
     let manager = &local.manager;
     cmd!(sh, "docker --host {manager} node ls").quiet().run()?;
-    cmd!(sh, "docker --host {manager} service ls").quiet().run()?;
+    cmd!(sh, "docker --host {manager} service ls")
+        .quiet()
+        .run()?;
     println!(
         "\nmanager: {} on the cluster network {}\n\
          registry: {} for the nodes, {} from this machine (plain HTTP)\n\

@@ -84,25 +84,6 @@ impl Rights {
     }
 }
 
-/// The names of the node containers that exist now, in order.
-pub fn existing(sh: &Shell) -> Result<Vec<String>> {
-    let filter = format!("label={LABEL}=node");
-    let format = "{{.Names}}";
-    let out = cmd!(
-        sh,
-        "docker container ls --all --filter {filter} --format {format}"
-    )
-    .quiet()
-    .read()?;
-    let mut names: Vec<String> = out.lines().map(str::to_string).collect();
-    names.sort_by_key(|name| {
-        name.rsplit('-')
-            .next()
-            .and_then(|n| n.parse::<usize>().ok())
-    });
-    Ok(names)
-}
-
 /// Starts (or keeps) `count` nodes, then makes them one Swarm: node 1 the manager, the others
 /// workers, every one Ready.
 pub fn up(sh: &Shell, image: &str, count: usize) -> Result<()> {
@@ -120,7 +101,10 @@ pub fn up(sh: &Shell, image: &str, count: usize) -> Result<()> {
             continue;
         }
         if crate::docker::container_exists(sh, &node) {
-            cmd!(sh, "docker start {node}").quiet().ignore_stdout().run()?;
+            cmd!(sh, "docker start {node}")
+                .quiet()
+                .ignore_stdout()
+                .run()?;
             continue;
         }
         rights = Some(match rights {
@@ -204,12 +188,7 @@ fn on<'a>(sh: &'a Shell, node: &str, args: &[&str]) -> xshell::Cmd<'a> {
 }
 
 fn swarm_state(sh: &Shell, node: &str) -> Result<String> {
-    Ok(on(
-        sh,
-        node,
-        &["info", "--format", "{{.Swarm.LocalNodeState}}"],
-    )
-    .read()?)
+    Ok(on(sh, node, &["info", "--format", "{{.Swarm.LocalNodeState}}"]).read()?)
 }
 
 /// Node 1 starts the Swarm (advertising its address on the cluster network) unless it has one;
@@ -318,8 +297,7 @@ pub fn down(sh: &Shell) -> Result<()> {
     }
     let state = cluster::state_dir();
     if state.exists() {
-        std::fs::remove_dir_all(&state)
-            .with_context(|| format!("removing {}", state.display()))?;
+        std::fs::remove_dir_all(&state).with_context(|| format!("removing {}", state.display()))?;
     }
     Ok(())
 }
@@ -329,8 +307,7 @@ pub fn down(sh: &Shell) -> Result<()> {
 /// Their processes died with the nodes.
 pub fn remove_cgroups() -> Result<()> {
     for path in cgroups()? {
-        remove_cgroup_tree(&path)
-            .with_context(|| format!("removing cgroup {}", path.display()))?;
+        remove_cgroup_tree(&path).with_context(|| format!("removing cgroup {}", path.display()))?;
     }
     Ok(())
 }

@@ -41,7 +41,10 @@ pub fn up(sh: &Shell) -> Result<()> {
         return Ok(());
     }
     if docker::container_exists(sh, REGISTRY) {
-        cmd!(sh, "docker start {REGISTRY}").quiet().ignore_stdout().run()?;
+        cmd!(sh, "docker start {REGISTRY}")
+            .quiet()
+            .ignore_stdout()
+            .run()?;
         return Ok(());
     }
     let (image, storage) = match Flavour::of(sh) {
