@@ -15,6 +15,8 @@ use crate::swarm::cluster::{self, Local};
 pub const NAME: &str = "dockerlab-redmine";
 /// What Swarm adds to compose.yaml.
 const STACK_FILE: &str = "redmine/stack.yaml";
+/// The front door's site, a Swarm config.
+const PROXY_CONF: &str = "nginx/proxy.conf";
 /// Keys of a compose.yaml service that only Compose knows: `docker stack deploy` refuses
 /// depends_on's long form and host addresses in ports, and ignores the rest with a warning.
 /// Swarm restarts tasks by deploy.restart_policy, and the front door publishes the port.
@@ -220,7 +222,9 @@ fn apply(
     } else {
         ("dnsrr", "host")
     };
-    let stack_file = docker::project_root().join(STACK_FILE);
+    let root = docker::project_root();
+    let stack_file = root.join(STACK_FILE);
+    let proxy = std::fs::read(root.join(PROXY_CONF)).context("reading nginx/proxy.conf")?;
     // The base comes on stdin, so relative paths (stack.yaml's ../nginx/proxy.conf) resolve
     // from the working directory: redmine/.
     let _dir = sh.push_dir("redmine");
@@ -250,8 +254,16 @@ fn apply(
         .env("SWARM_ENDPOINT_MODE", endpoint)
         .env("SWARM_PUBLISH_MODE", publish)
         .env("REDMINE_FILES_DIR", cluster::FILES_IN_NODE)
+        .env("NGINX_PROXY_CONF_HASH", format!("{:016x}", fnv1a(&proxy)))
         .run()
         .context("docker stack deploy failed (its output is above)")
+}
+
+/// FNV-1a, 64 bits: a name for a content (not a defence against anyone).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// One service's state: desired tasks, running tasks of the current spec, and how its last

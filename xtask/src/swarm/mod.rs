@@ -4,8 +4,10 @@
 
 pub mod checks;
 pub mod cluster;
+mod load;
 mod nodes;
 mod registry;
+mod tasks;
 
 use std::time::Instant;
 
