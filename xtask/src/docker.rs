@@ -10,8 +10,9 @@ use xshell::{cmd, Shell};
 
 use crate::http;
 
-/// Environment variable behind the global `--offline` flag.
-pub const OFFLINE_VAR: &str = "XTASK_OFFLINE";
+/// The flavour chosen for this run, as `cargo xtask` hands it to everything it runs (its own
+/// children too): `upstream` or `offline`.
+pub const FLAVOUR_VAR: &str = "XTASK_FLAVOUR";
 
 /// Where the images come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,10 +24,19 @@ pub enum Flavour {
 }
 
 impl Flavour {
+    /// The flavour of this run (chosen by `main` before any command runs).
     pub fn of(sh: &Shell) -> Flavour {
-        match sh.var(OFFLINE_VAR).as_deref() {
-            Ok("1" | "true" | "yes" | "on") => Flavour::Offline,
+        match sh.var(FLAVOUR_VAR).as_deref() {
+            Ok("offline") => Flavour::Offline,
             _ => Flavour::Upstream,
+        }
+    }
+
+    /// Its name on the command line and in the environment: `upstream`, `offline`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavour::Upstream => "upstream",
+            Flavour::Offline => "offline",
         }
     }
 
@@ -36,6 +46,14 @@ impl Flavour {
         match self {
             Flavour::Upstream => "Dockerfile",
             Flavour::Offline => "Dockerfile.offline",
+        }
+    }
+
+    /// How the flavour is called in reports: `offline (local Debian base)`.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Flavour::Upstream => "upstream (Alpine)",
+            Flavour::Offline => "offline (local Debian base)",
         }
     }
 

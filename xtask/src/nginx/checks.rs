@@ -5,8 +5,9 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Context};
 use xshell::{cmd, Shell};
 
-use super::{build, HARDENED};
-use crate::docker::{self, Container};
+use super::{build, image, HARDENED};
+use crate::docker::{self, Container, Flavour};
+use crate::flavour::PROBE_VAR;
 use crate::harness::{one_error_line, xtask, Suite};
 use crate::http;
 
@@ -150,4 +151,74 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         );
         Ok(())
     });
+}
+
+/// `--flavour auto` (the default) and `--flavour upstream`, as a user without a registry meets
+/// them: the registry probe is pointed at a closed loopback port for the first, Docker Hub's
+/// own answer decides the second.
+pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
+    let auto = [("XTASK_FLAVOUR", "auto"), ("XTASK_OFFLINE", "false")];
+    suite.check(
+        "nginx: --flavour auto without a registry builds offline and says why",
+        || {
+            let closed = format!("127.0.0.1:{}", docker::free_port()?);
+            let port = docker::free_port()?.to_string();
+            let env = [auto.as_slice(), &[(PROBE_VAR, closed.as_str())]].concat();
+            let out = xtask(sh, &["nginx", "--port", &port], &env);
+            let _ = xtask(sh, &["nginx", "down"], &[]);
+            let out = out?;
+            ensure!(out.status.success(), "cargo xtask nginx failed");
+            let stdout = String::from_utf8(out.stdout)?;
+            let first = stdout.lines().next().unwrap_or_default();
+            let upstream_here = docker::image_exists(sh, &upstream_base(sh)?);
+            if upstream_here {
+                ensure!(
+                    first.starts_with("flavour: upstream ("),
+                    "first line: {first}"
+                );
+            } else {
+                ensure!(
+                    first.starts_with("flavour: offline (no registry reachable: ")
+                        && first.contains(&closed)
+                        && first.ends_with("--flavour upstream to insist"),
+                    "first line: {first}"
+                );
+                let echoed = String::from_utf8_lossy(&out.stderr);
+                ensure!(
+                    echoed.contains(&format!("--tag {}", image(Flavour::Offline))),
+                    "the offline image was not the one built: {echoed}"
+                );
+            }
+            Ok(())
+        },
+    );
+    suite.check(
+        "nginx: --flavour upstream without its base or a registry is one clear error",
+        || {
+            let port = docker::free_port()?.to_string();
+            let args = ["--flavour", "upstream", "nginx", "--port", &port];
+            let out = xtask(sh, &args, &[("XTASK_OFFLINE", "false")]);
+            let _ = xtask(sh, &["nginx", "down"], &[]);
+            let out = out?;
+            let base = upstream_base(sh)?;
+            if out.status.success() {
+                // Docker Hub answered (or the base was here): the upstream image was built.
+                ensure!(docker::image_exists(sh, &base), "built without {base}?");
+                return Ok(());
+            }
+            let error = one_error_line(&out)?;
+            ensure!(
+                error.contains(&base) && error.contains("could not be pulled"),
+                "unclear: {error}"
+            );
+            Ok(())
+        },
+    );
+}
+
+/// The upstream flavour's base of our nginx image, as its Dockerfile names it.
+fn upstream_base(sh: &Shell) -> anyhow::Result<String> {
+    let sh = sh.clone();
+    sh.set_var(docker::FLAVOUR_VAR, "upstream");
+    crate::build::base(&sh, std::path::Path::new(super::CONTEXT))
 }
