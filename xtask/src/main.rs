@@ -12,6 +12,7 @@ mod harness;
 mod http;
 mod kernel;
 mod lint;
+mod local_swarm;
 mod nginx;
 mod progress;
 mod push;

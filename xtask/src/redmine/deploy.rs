@@ -9,7 +9,7 @@ use xshell::Shell;
 
 use super::swarm_stack::{self, Cluster, Images, Options};
 use super::Stack;
-use crate::swarm::cluster;
+use crate::local_swarm as cluster;
 use crate::{docker, nginx, push};
 
 /// Deploy the stack to a Swarm (docs/swarm.md): build the images, push them to the registry the

@@ -9,7 +9,7 @@ use xshell::{cmd, Shell};
 
 use super::Stack;
 use crate::docker;
-use crate::swarm::cluster::{self, Local};
+use crate::local_swarm::{self as cluster, Local};
 
 /// The stack's name on the Swarm (services `dockerlab-redmine_db`, `_redmine`, `_web`).
 pub const NAME: &str = "dockerlab-redmine";

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use super::cluster::{self, node_name, LABEL, PREFIX};
 use super::load::Load;
 use super::tasks::{self, manager, Task};
 use crate::docker;
 use crate::harness::{one_error_line, xtask, Suite};
+use crate::local_swarm::{self as cluster, node_name, LABEL, PREFIX};
 use crate::redmine::swarm_stack::NAME;
 use crate::redmine::web::{self, between, Api};
 use crate::scratch::{random_hex, Scratch};

@@ -3,7 +3,6 @@
 //! registry they all pull from. The host engine's own Swarm state is never touched.
 
 pub mod checks;
-pub mod cluster;
 mod load;
 mod nodes;
 mod registry;
@@ -16,6 +15,7 @@ use clap::{Args, Subcommand};
 use xshell::{cmd, Shell};
 
 use crate::docker;
+use crate::local_swarm as cluster;
 
 /// A local Swarm of Docker-in-Docker nodes with its own registry (docs/swarm.md).
 #[derive(Args)]

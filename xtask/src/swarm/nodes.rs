@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use super::cluster::{self, node_name, LABEL, PREFIX};
 use crate::bases;
 use crate::build::ensure_pulled;
 use crate::docker::Flavour;
+use crate::local_swarm::{self as cluster, node_name, LABEL, PREFIX};
 
 /// The node image's build context: one Dockerfile, its base a build argument.
 const CONTEXT: &str = "swarm/node";

@@ -5,12 +5,12 @@
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
-use super::cluster::{self, LABEL, PREFIX, REGISTRY};
 use crate::bases;
 use crate::build::ensure_pulled;
 use crate::docker::{self, Flavour};
+use crate::local_swarm::{self as cluster, LABEL, PREFIX, REGISTRY};
 
-/// The offline flavour's registry image, built from swarm/registry/.
+/// The offline flavour's registry image, built from swarm/registry/Dockerfile.offline.
 const OFFLINE_IMAGE: &str = "dockerlab-swarm/registry:offline";
 /// The upstream flavour runs the official image as it is (docker-library/official-images,
 /// library/registry).
@@ -52,11 +52,12 @@ pub fn up(sh: &Shell) -> Result<()> {
             bases::ensure(sh, false)?;
             cmd!(
                 sh,
-                "docker build --quiet --label {LABEL}=image --tag {OFFLINE_IMAGE} swarm/registry"
+                "docker build --quiet --label {LABEL}=image --tag {OFFLINE_IMAGE}
+                    --file swarm/registry/Dockerfile.offline swarm/registry"
             )
             .ignore_stdout()
             .run()
-            .context("building the registry image from swarm/registry/Dockerfile failed")?;
+            .context("building the registry image from swarm/registry/Dockerfile.offline failed")?;
             (OFFLINE_IMAGE, "/var/lib/docker-registry")
         }
         Flavour::Upstream => {

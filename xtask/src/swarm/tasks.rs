@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
-use super::cluster::{self, node_name};
+use crate::local_swarm::{self as cluster, node_name};
 
 /// One running task of a service.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
-//! The local cluster's names and places, and what other commands need of it: the manager's
-//! socket, the registry's two addresses, the attachments' directory.
+//! The local Swarm of `cargo xtask swarm`: its names and places, and what `cargo xtask redmine
+//! deploy` needs of it: the manager's socket, the registry's two addresses, the attachments'
+//! directory.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
