@@ -57,16 +57,21 @@ enum Action {
     Deploy(deploy::Deploy),
 }
 
+/// The user's stack: its project name, secrets and backups (the Swarm stack shares the secrets).
+pub fn user_stack(port: u16) -> Stack {
+    let root = docker::project_root();
+    Stack {
+        project: "dockerlab-redmine".into(),
+        port,
+        secrets: root.join("redmine/.secrets"),
+        backups: root.join("backups"),
+    }
+}
+
 impl Redmine {
     pub fn run(self, sh: &Shell) -> Result<()> {
         docker::engine(sh)?;
-        let root = docker::project_root();
-        let stack = Stack {
-            project: "dockerlab-redmine".into(),
-            port: self.port,
-            secrets: root.join("redmine/.secrets"),
-            backups: root.join("backups"),
-        };
+        let stack = user_stack(self.port);
         match self.action.unwrap_or(Action::Up) {
             Action::Up => {
                 stack.up(sh)?;

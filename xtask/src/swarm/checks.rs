@@ -246,23 +246,13 @@ fn front_door(sh: &Shell) -> Result<String> {
 }
 
 fn admin_password() -> Result<String> {
-    let path = docker::project_root().join("redmine/.secrets/admin_password");
-    Ok(std::fs::read_to_string(&path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .trim()
-        .to_string())
+    crate::redmine::user_stack(PORT).admin_password()
 }
 
 /// The running Redmine service has compose.yaml's environment and healthcheck (as `docker
 /// compose config` reads it) and stack.yaml's update policy, resources and image by digest.
 fn settings_merged(sh: &Shell) -> Result<()> {
-    let root = docker::project_root();
-    let stack = crate::redmine::Stack {
-        project: NAME.into(),
-        port: PORT,
-        secrets: root.join("redmine/.secrets"),
-        backups: root.join("backups"),
-    };
+    let stack = crate::redmine::user_stack(PORT);
     let compose = crate::redmine::swarm_stack::compose_config(sh, &stack)?;
     let spec = manager(
         sh,
@@ -453,13 +443,7 @@ fn attachment_everywhere(sh: &Shell, password: &str, fixture: &Fixture) -> Resul
 /// a copy of its context), deploys it under load, and checks the new stylesheet is served.
 fn rolling_update(sh: &Shell) -> Result<()> {
     let marker = format!("dockerlab-rolling-{}", random_hex(6)?);
-    let root = docker::project_root();
-    let stack = crate::redmine::Stack {
-        project: NAME.into(),
-        port: PORT,
-        secrets: root.join("redmine/.secrets"),
-        backups: root.join("backups"),
-    };
+    let stack = crate::redmine::user_stack(PORT);
     let compose = crate::redmine::swarm_stack::compose_config(sh, &stack)?;
     let build = &compose["services"]["redmine"]["build"];
     let context = build["context"].as_str().context("no build context")?;
