@@ -147,7 +147,12 @@ fn deployed_checks(sh: &Shell, suite: &mut Suite) {
                 .into_iter()
                 .next()
                 .context("no Redmine task")?;
-            under_load(sh, "kill", || tasks::kill(sh, &victim))
+            under_load(
+                sh,
+                "kill",
+                || tasks::kill(sh, &victim),
+                |running| running.iter().all(|t| t.id != victim.id),
+            )
         },
     );
     suite.check(
@@ -158,12 +163,17 @@ fn deployed_checks(sh: &Shell, suite: &mut Suite) {
                 .map(|t| t.node)
                 .find(|n| *n != node_name(1))
                 .context("no Redmine task on a worker")?;
-            let result = under_load(sh, "drain", || {
-                manager(sh, &["node", "update", "--availability", "drain", &worker])
-                    .ignore_stdout()
-                    .run()?;
-                Ok(())
-            });
+            let result = under_load(
+                sh,
+                "drain",
+                || {
+                    manager(sh, &["node", "update", "--availability", "drain", &worker])
+                        .ignore_stdout()
+                        .run()?;
+                    Ok(())
+                },
+                |running| running.iter().all(|t| t.node != worker),
+            );
             manager(sh, &["node", "update", "--availability", "active", &worker])
                 .ignore_stdout()
                 .run()?;
@@ -177,6 +187,8 @@ fn deployed_checks(sh: &Shell, suite: &mut Suite) {
         },
     );
     suite.check("swarm: after the failures, nothing is lost", || {
+        let running = tasks::running(sh, REDMINE)?;
+        ensure!(running.len() == 2, "Redmine runs {} tasks", running.len());
         let base = front_door(sh)?;
         let api = Api::new(&base, "admin", &password);
         let issue = api.get(&format!("/issues/{}.json", fixture.issue))?;
@@ -506,15 +518,21 @@ fn rolling_update(sh: &Shell) -> Result<()> {
     Ok(())
 }
 
-/// Runs `act` while the client loop runs, then waits until Redmine has its tasks back; the
+/// Runs `act` while the client loop runs, then waits until Redmine runs 2 healthy tasks again
+/// that satisfy `replaced` (the killed one is not among them, none is on the drained node); the
 /// loop's error window must stay short.
-fn under_load(sh: &Shell, what: &str, act: impl FnOnce() -> Result<()>) -> Result<()> {
+fn under_load(
+    sh: &Shell,
+    what: &str,
+    act: impl FnOnce() -> Result<()>,
+    replaced: impl Fn(&[Task]) -> bool,
+) -> Result<()> {
     let url = front_door(sh)?;
     let load = Load::start(&url, Duration::from_secs(240));
     std::thread::sleep(Duration::from_secs(2));
     let start = Instant::now();
     let acted = act();
-    let converged = acted.and_then(|()| wait_tasks(sh, 2, Duration::from_secs(180)));
+    let converged = acted.and_then(|()| wait_tasks(sh, 2, &replaced, Duration::from_secs(180)));
     let took = start.elapsed();
     // A few more seconds of requests after the new task is in.
     std::thread::sleep(Duration::from_secs(5));
@@ -533,12 +551,16 @@ fn under_load(sh: &Shell, what: &str, act: impl FnOnce() -> Result<()>) -> Resul
     Ok(())
 }
 
-/// Waits until Redmine runs `count` healthy tasks again.
-fn wait_tasks(sh: &Shell, count: usize, limit: Duration) -> Result<()> {
+/// Waits until Redmine runs `count` healthy tasks that satisfy `replaced`.
+fn wait_tasks(
+    sh: &Shell,
+    count: usize,
+    replaced: &impl Fn(&[Task]) -> bool,
+    limit: Duration,
+) -> Result<()> {
     let start = Instant::now();
-    // Swarm needs a moment to notice.
-    std::thread::sleep(Duration::from_secs(3));
     loop {
+        let running = tasks::running(sh, REDMINE)?;
         let replicas = manager(
             sh,
             &[
@@ -551,7 +573,11 @@ fn wait_tasks(sh: &Shell, count: usize, limit: Duration) -> Result<()> {
             ],
         )
         .read()?;
-        if replicas.starts_with(&format!("{count}/{count}")) {
+        // Swarm counts a task as running once its healthcheck passed.
+        if replicas.starts_with(&format!("{count}/{count}"))
+            && running.len() == count
+            && replaced(&running)
+        {
             return Ok(());
         }
         if start.elapsed() > limit {
