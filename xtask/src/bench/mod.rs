@@ -28,6 +28,7 @@ mod report;
 mod shape;
 mod size;
 mod startup;
+mod swarm;
 mod throughput;
 mod wrk;
 mod xtask;
@@ -109,6 +110,7 @@ const SECTIONS: &[Section] = &[
     ("Throughput", throughput::run),
     ("xtask", xtask::run),
     ("Redmine", redmine::run),
+    ("Swarm", swarm::run),
 ];
 
 fn measure(sh: &Shell, plan: Plan, write_docs: bool) -> Result<()> {

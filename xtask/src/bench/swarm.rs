@@ -64,13 +64,16 @@ fn deploy_and_roll(
          migrates the new database, then the second starts",
     );
     let redmine = crate::redmine::user_stack(3000);
-    let current = crate::redmine::swarm_stack::compose_config(sh, &redmine)?["services"]
-        ["redmine"]["image"]
+    let current = crate::redmine::swarm_stack::compose_config(sh, &redmine)?["services"]["redmine"]
+        ["image"]
         .as_str()
         .map(str::to_string)
         .context("compose.yaml names no Redmine image")?;
     let label = format!("{LABEL}=image");
-    let dockerfile = format!("FROM {current}\nLABEL dockerlab.bench.rolling={}\n", std::process::id());
+    let dockerfile = format!(
+        "FROM {current}\nLABEL dockerlab.bench.rolling={}\n",
+        std::process::id()
+    );
     cmd!(sh, "docker build --quiet --label {label} --tag {ROLLING} -")
         .stdin(dockerfile)
         .quiet()
@@ -84,8 +87,9 @@ fn deploy_and_roll(
     let rolled = time(|| run(&["redmine", "deploy", "--redmine-image", ROLLING]));
     let report = load.stop();
     let (rolling, ()) = rolled?;
-    t.measured(figures[1], rolling, "s", 1)
-        .note("`redmine deploy` of an image that differs by a label: one task at a time, start-first");
+    t.measured(figures[1], rolling, "s", 1).note(
+        "`redmine deploy` of an image that differs by a label: one task at a time, start-first",
+    );
     t.measured(figures[2], report.failures.len() as f64, "requests", 1)
         .target(Target::AtMost(0.0))
         .note(format!("{} requests in all", report.requests));

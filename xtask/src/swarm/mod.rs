@@ -3,7 +3,7 @@
 //! registry they all pull from. The host engine's own Swarm state is never touched.
 
 pub mod checks;
-mod load;
+pub mod load;
 mod nodes;
 mod registry;
 mod tasks;
