@@ -4,6 +4,7 @@
 pub mod checks;
 mod deploy;
 mod stack;
+mod swarm_backup;
 pub mod swarm_stack;
 pub mod web;
 
@@ -46,7 +47,15 @@ enum Action {
         follow: bool,
     },
     /// Write a database dump and the attachments into backups/redmine-TIMESTAMP.tar.gz.
-    Backup,
+    Backup {
+        /// Back up the stack deployed on a Swarm (`redmine deploy`) instead of the compose one.
+        #[arg(long)]
+        swarm: bool,
+        /// With --swarm: the docker context of a Swarm manager (default: DOCKER_HOST, else the
+        /// local cluster).
+        #[arg(long, value_name = "NAME", requires = "swarm")]
+        context: Option<String>,
+    },
     /// Replace the database and attachments with those of a backup made by `backup`.
     Restore {
         /// The backup file (backups/redmine-….tar.gz).
@@ -94,8 +103,12 @@ impl Redmine {
                     .args(follow)
                     .run()?;
             }
-            Action::Backup => {
-                let file = stack.backup(sh)?;
+            Action::Backup { swarm, context } => {
+                let file = if swarm {
+                    swarm_backup::backup(sh, &stack, context.as_deref())?
+                } else {
+                    stack.backup(sh)?
+                };
                 println!("backup written to {}", file.display());
             }
             Action::Restore { file } => {

@@ -12,9 +12,9 @@ use crate::scratch::{random_hex, Scratch};
 use crate::{bases, progress};
 
 /// The database's user and name, as compose.yaml sets them.
-const DB: &str = "redmine";
+pub const DB: &str = "redmine";
 /// Where Redmine keeps attachments in both flavours' images.
-const FILES: &str = "/usr/src/redmine/files";
+pub const FILES: &str = "/usr/src/redmine/files";
 
 /// Takes a stack of the tests or the benchmark down with its volumes, whatever happened.
 pub struct Teardown<'a>(pub &'a Shell, pub &'a Stack);

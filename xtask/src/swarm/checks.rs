@@ -137,6 +137,10 @@ fn deployed_checks(sh: &Shell, suite: &mut Suite) {
         || attachment_everywhere(sh, &password, &fixture),
     );
     suite.check(
+        "swarm: `redmine backup --swarm` holds the database dump and the attachment",
+        || backup(sh, &fixture),
+    );
+    suite.check(
         "swarm: rolling update to a new theme: no failed request, new CSS served",
         || rolling_update(sh),
     );
@@ -449,6 +453,48 @@ fn attachment_everywhere(sh: &Shell, password: &str, fixture: &Fixture) -> Resul
         redmine.len()
     );
     Ok(())
+}
+
+/// `redmine backup --swarm`: its archive has a pg_dump archive and the uploaded attachment.
+fn backup(sh: &Shell, fixture: &Fixture) -> Result<()> {
+    let out = xtask(sh, &["redmine", "backup", "--swarm"], &[])?;
+    ensure!(out.status.success(), "redmine backup --swarm failed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let file = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("backup written to "))
+        .context("it did not say where the backup is")?
+        .trim()
+        .to_string();
+    let work = Scratch::temp("swarm-backup")?;
+    let dir = work.path();
+    let checked = (|| -> Result<()> {
+        cmd!(sh, "tar -C {dir} -xzf {file}").quiet().run()?;
+        let dump = std::fs::read(dir.join("db.dump")).context("no db.dump in the archive")?;
+        ensure!(
+            dump.starts_with(b"PGDMP"),
+            "db.dump is not a pg_dump archive"
+        );
+        let files = dir.join("files");
+        std::fs::create_dir(&files)?;
+        let tar = dir.join("files.tar");
+        cmd!(sh, "tar -C {files} -xf {tar}").quiet().run()?;
+        let found = cmd!(sh, "find {files} -type f -name *swarm.txt")
+            .quiet()
+            .read()?;
+        let first = found
+            .lines()
+            .next()
+            .context("the attachment is not in files.tar")?;
+        let sha = cmd!(sh, "sha256sum {first}").quiet().read()?;
+        ensure!(
+            sha.split_whitespace().next() == Some(fixture.sha256.as_str()),
+            "the attachment in the backup differs"
+        );
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&file);
+    checked
 }
 
 /// Builds Redmine again with a marker added to the theme's stylesheet (compose.yaml's build, on
