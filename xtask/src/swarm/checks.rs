@@ -208,6 +208,7 @@ fn bad_input(sh: &Shell, suite: &mut Suite) {
             &["redmine", "deploy", "--replicas", "lots"][..],
             "--replicas",
         ),
+        (&["swarm", "up", "--nodes", "0"][..], "--nodes"),
     ] {
         suite.check(&format!("swarm: `{}` is refused", args.join(" ")), || {
             let out = xtask(sh, args, &[])?;
@@ -234,6 +235,17 @@ fn bad_input(sh: &Shell, suite: &mut Suite) {
             nothing_deployed(sh)
         },
     );
+    if !cluster::has_ipvs() {
+        suite.check(
+            "swarm: --routing-mesh on a kernel without IPVS fails clearly",
+            || {
+                let out = xtask(sh, &["redmine", "deploy", "--routing-mesh"], &[])?;
+                let line = one_error_line(&out)?;
+                ensure!(line.contains("IPVS"), "unclear: {line}");
+                nothing_deployed(sh)
+            },
+        );
+    }
     suite.check(
         "swarm: deploy with a registry the nodes cannot reach fails clearly",
         || {
