@@ -103,6 +103,31 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
+    suite.check(
+        "swarm: `redmine deploy --remove --volumes` deletes the volumes and attachments",
+        || {
+            let out = xtask(sh, &["redmine", "deploy", "--remove", "--volumes"], &[])?;
+            ensure!(out.status.success(), "deploy --remove --volumes failed");
+            for node in cluster::nodes(sh)? {
+                let host = cluster::host(&node);
+                let format = "{{.Name}}";
+                let volumes = cmd!(sh, "docker --host {host} volume ls --format {format}")
+                    .quiet()
+                    .read()?;
+                let left: Vec<&str> = volumes
+                    .lines()
+                    .filter(|v| v.starts_with(&format!("{NAME}_")))
+                    .collect();
+                ensure!(left.is_empty(), "volumes left on {node}: {left:?}");
+            }
+            let files = std::fs::read_dir(cluster::files_dir())?.count();
+            ensure!(
+                files == 0,
+                "{files} entries left in the attachments directory"
+            );
+            Ok(())
+        },
+    );
     teardown(sh, suite, probe, pushed);
 }
 
