@@ -14,6 +14,7 @@ mod kernel;
 mod lint;
 mod local_swarm;
 mod nginx;
+mod pins;
 mod progress;
 mod push;
 mod redmine;
@@ -57,6 +58,7 @@ enum Command {
     Answers(answers::Answers),
     Kernel(kernel::Kernel),
     Bench(bench::Bench),
+    Pins(pins::Pins),
     Test(test::Test),
 }
 
@@ -91,6 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Answers(cmd) => cmd.run(&sh),
         Command::Kernel(cmd) => cmd.run(&sh),
         Command::Bench(cmd) => cmd.run(&sh),
+        Command::Pins(cmd) => cmd.run(&sh),
         Command::Test(cmd) => cmd.run(&sh),
     }
 }

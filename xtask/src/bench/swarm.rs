@@ -63,7 +63,7 @@ fn deploy_and_roll(
         "new cluster: images built already, pushed, pulled by the nodes; one Redmine task \
          migrates the new database, then the second starts",
     );
-    let redmine = crate::redmine::user_stack(3000);
+    let redmine = crate::redmine::user_stack(sh, 3000)?;
     let current = crate::redmine::swarm_stack::compose_config(sh, &redmine)?["services"]["redmine"]
         ["image"]
         .as_str()

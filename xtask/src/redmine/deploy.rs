@@ -131,7 +131,9 @@ fn images(
     };
     let db = named("db")?;
     let mut redmine = named("redmine")?;
-    // What compose.yaml builds is built as `cargo xtask redmine up` builds it; the rest is pulled.
+    // What compose.yaml builds is built as `cargo xtask redmine up` builds it (the offline
+    // stand-in for the official redmine image first); the rest is pulled.
+    stack.bases(sh)?;
     stack
         .compose(sh, &["build", "--quiet"])
         .run()

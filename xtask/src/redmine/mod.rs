@@ -2,6 +2,7 @@
 //! the image; up, down, status, logs, backup and restore.
 
 pub mod checks;
+mod contract_checks;
 mod deploy;
 mod stack;
 mod swarm_backup;
@@ -16,7 +17,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use xshell::Shell;
 
-use crate::docker;
+use crate::docker::{self, Flavour};
 
 /// Run Redmine with our theme and PostgreSQL (redmine/compose.yaml), back it up and restore it.
 #[derive(Args)]
@@ -67,20 +68,23 @@ enum Action {
 }
 
 /// The user's stack: its project name, secrets and backups (the Swarm stack shares the secrets).
-pub fn user_stack(port: u16) -> Stack {
+pub fn user_stack(sh: &Shell, port: u16) -> Result<Stack> {
     let root = docker::project_root();
-    Stack {
-        project: "dockerlab-redmine".into(),
+    let secrets = root.join("redmine/.secrets");
+    stack::adopt_flat_secrets(&secrets)?;
+    Ok(Stack::new(
+        "dockerlab-redmine",
+        Flavour::of(sh),
         port,
-        secrets: root.join("redmine/.secrets"),
-        backups: root.join("backups"),
-    }
+        &secrets,
+        root.join("backups"),
+    ))
 }
 
 impl Redmine {
     pub fn run(self, sh: &Shell) -> Result<()> {
         docker::engine(sh)?;
-        let stack = user_stack(self.port);
+        let stack = user_stack(sh, self.port)?;
         match self.action.unwrap_or(Action::Up) {
             Action::Up => {
                 stack.up(sh)?;

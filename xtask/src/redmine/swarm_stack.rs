@@ -142,8 +142,8 @@ pub fn compose_config(sh: &Shell, stack: &Stack) -> Result<Value> {
     serde_json::from_str(&json).context("reading docker compose config's JSON")
 }
 
-/// compose.yaml as `docker stack deploy` takes it: without the project name, the keys only
-/// Compose knows, and the nulls `config` writes for unset keys.
+/// compose.yaml as `docker stack deploy` takes it: without the project name, the services
+/// behind a profile, the keys only Compose knows, and the nulls `config` writes for unset keys.
 pub fn base(config: &Value) -> Result<String> {
     let mut config = config.clone();
     let top = config
@@ -154,6 +154,8 @@ pub fn base(config: &Value) -> Result<String> {
         .get_mut("services")
         .and_then(Value::as_object_mut)
         .context("docker compose config gave no services")?;
+    // A service behind a profile is Compose's business (the offline stand-in, built, never run).
+    services.retain(|_, service| service.get("profiles").is_none());
     for service in services.values_mut() {
         if let Some(service) = service.as_object_mut() {
             service.retain(|key, value| !COMPOSE_ONLY.contains(&key.as_str()) && !value.is_null());
@@ -489,7 +491,8 @@ mod tests {
                     "ports": [{"target": 3000, "published": "3000", "host_ip": "127.0.0.1"}],
                     "restart": "unless-stopped",
                     "read_only": true
-                }
+                },
+                "redmine-standin": {"profiles": ["standin"], "image": "x"}
             },
             "volumes": {"files": {}}
         });
@@ -504,5 +507,6 @@ mod tests {
             "{redmine:?}"
         );
         assert_eq!(base["volumes"], config["volumes"]);
+        assert!(base["services"].get("redmine-standin").is_none());
     }
 }

@@ -149,7 +149,7 @@ fn deployed_checks(sh: &Shell, suite: &mut Suite) {
     let Some(password) = suite.check(
         "swarm: project, issue and attachment through the front door",
         || {
-            let password = admin_password()?;
+            let password = admin_password(sh)?;
             let fixture = create_fixture(sh, &front_door(sh)?, &password)?;
             Ok((password, fixture))
         },
@@ -298,14 +298,14 @@ fn front_door(sh: &Shell) -> Result<String> {
     ))
 }
 
-fn admin_password() -> Result<String> {
-    crate::redmine::user_stack(PORT).admin_password()
+fn admin_password(sh: &Shell) -> Result<String> {
+    crate::redmine::user_stack(sh, PORT)?.admin_password()
 }
 
 /// The running Redmine service has compose.yaml's environment and healthcheck (as `docker
 /// compose config` reads it) and stack.yaml's update policy, resources and image by digest.
 fn settings_merged(sh: &Shell) -> Result<()> {
-    let stack = crate::redmine::user_stack(PORT);
+    let stack = crate::redmine::user_stack(sh, PORT)?;
     let compose = crate::redmine::swarm_stack::compose_config(sh, &stack)?;
     let spec = manager(
         sh,
@@ -538,7 +538,7 @@ fn backup(sh: &Shell, fixture: &Fixture) -> Result<()> {
 /// a copy of its context), deploys it under load, and checks the new stylesheet is served.
 fn rolling_update(sh: &Shell) -> Result<()> {
     let marker = format!("dockerlab-rolling-{}", random_hex(6)?);
-    let stack = crate::redmine::user_stack(PORT);
+    let stack = crate::redmine::user_stack(sh, PORT)?;
     let compose = crate::redmine::swarm_stack::compose_config(sh, &stack)?;
     let build = &compose["services"]["redmine"]["build"];
     let context = build["context"].as_str().context("no build context")?;

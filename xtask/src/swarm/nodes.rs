@@ -8,16 +8,13 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::bases;
-use crate::build::ensure_pulled;
+use crate::build;
 use crate::docker::Flavour;
 use crate::local_swarm::{self as cluster, node_name, LABEL, PREFIX};
 
-/// The node image's build context: one Dockerfile, its base a build argument.
+/// The node image's build context: one Dockerfile, its base a build argument (the official
+/// `docker:…-dind` upstream, the local Debian base offline).
 const CONTEXT: &str = "swarm/node";
-/// The official image the upstream flavour's nodes start from (docker-library/official-images,
-/// library/docker).
-const UPSTREAM_BASE: &str = "docker:29.7.2-dind";
 /// How long a node's engine may take to answer, and the cluster to have every node Ready.
 const ENGINE_WAIT: Duration = Duration::from_secs(90);
 const READY_WAIT: Duration = Duration::from_secs(90);
@@ -31,26 +28,10 @@ pub fn image(flavour: Flavour) -> String {
 
 /// Builds the node image (a cache hit when nothing changed).
 pub fn build_image(sh: &Shell) -> Result<String> {
-    let flavour = Flavour::of(sh);
-    let base = match flavour {
-        Flavour::Offline => {
-            bases::ensure(sh, false)?;
-            bases::BASE
-        }
-        Flavour::Upstream => {
-            ensure_pulled(sh, UPSTREAM_BASE)?;
-            UPSTREAM_BASE
-        }
-    };
-    let tag = image(flavour);
-    let arg = format!("BASE={base}");
-    cmd!(
-        sh,
-        "docker build --quiet --build-arg {arg} --label {LABEL}=image --tag {tag} {CONTEXT}"
-    )
-    .ignore_stdout()
-    .run()
-    .with_context(|| format!("building the node image {tag} from {CONTEXT}/Dockerfile failed"))?;
+    let tag = image(Flavour::of(sh));
+    let label = format!("{LABEL}=image");
+    build::build(sh, Path::new(CONTEXT), &tag, &["--label", &label])
+        .with_context(|| format!("building the node image {tag} from {CONTEXT}/Dockerfile"))?;
     Ok(tag)
 }
 

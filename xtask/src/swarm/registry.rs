@@ -1,20 +1,18 @@
-//! The cluster's network and its registry: Debian's docker-registry (offline) or the official
-//! `registry` image (upstream), plain HTTP on the cluster network for the nodes and on the
+//! The cluster's network and its registry (swarm/registry/: the official `registry` image
+//! upstream, Debian's docker-registry offline), plain HTTP on the cluster network for the nodes and on the
 //! host's loopback for pushes from this machine.
+
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::bases;
-use crate::build::ensure_pulled;
+use crate::build;
 use crate::docker::{self, Flavour};
 use crate::local_swarm::{self as cluster, LABEL, PREFIX, REGISTRY};
 
-/// The offline flavour's registry image, built from swarm/registry/Dockerfile.offline.
-const OFFLINE_IMAGE: &str = "dockerlab-swarm/registry:offline";
-/// The upstream flavour runs the official image as it is (docker-library/official-images,
-/// library/registry).
-const UPSTREAM_IMAGE: &str = "registry:3.1.1";
+/// The registry image, built from swarm/registry/ on the flavour's base.
+const IMAGE: &str = "dockerlab-swarm/registry:1";
 
 /// Creates the cluster network unless it exists.
 pub fn network(sh: &Shell) -> Result<()> {
@@ -47,29 +45,20 @@ pub fn up(sh: &Shell) -> Result<()> {
             .run()?;
         return Ok(());
     }
-    let (image, storage) = match Flavour::of(sh) {
-        Flavour::Offline => {
-            bases::ensure(sh, false)?;
-            cmd!(
-                sh,
-                "docker build --quiet --label {LABEL}=image --tag {OFFLINE_IMAGE}
-                    --file swarm/registry/Dockerfile.offline swarm/registry"
-            )
-            .ignore_stdout()
-            .run()
-            .context("building the registry image from swarm/registry/Dockerfile.offline failed")?;
-            (OFFLINE_IMAGE, "/var/lib/docker-registry")
-        }
-        Flavour::Upstream => {
-            ensure_pulled(sh, UPSTREAM_IMAGE)?;
-            (UPSTREAM_IMAGE, "/var/lib/registry")
-        }
-    };
+    let image = format!("{IMAGE}{}", Flavour::of(sh).tag_suffix());
+    let label = format!("{LABEL}=image");
+    build::build(
+        sh,
+        Path::new("swarm/registry"),
+        &image,
+        &["--label", &label],
+    )
+    .context("building the registry image from swarm/registry/Dockerfile")?;
     cmd!(sh, "docker volume create --label {LABEL}=volume {REGISTRY}")
         .quiet()
         .ignore_stdout()
         .run()?;
-    let volume = format!("{REGISTRY}:{storage}");
+    let volume = format!("{REGISTRY}:/var/lib/registry");
     let label = format!("{LABEL}=registry");
     cmd!(
         sh,
