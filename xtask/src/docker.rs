@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{bases, http};
+use crate::http;
 
-/// Environment variable behind the global `--offline` flag.
-pub const OFFLINE_VAR: &str = "XTASK_OFFLINE";
+/// The flavour chosen for this run, as `cargo xtask` hands it to everything it runs (its own
+/// children too): `upstream` or `offline`.
+pub const FLAVOUR_VAR: &str = "XTASK_FLAVOUR";
 
 /// Where the images come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,10 +24,19 @@ pub enum Flavour {
 }
 
 impl Flavour {
+    /// The flavour of this run (chosen by `main` before any command runs).
     pub fn of(sh: &Shell) -> Flavour {
-        match sh.var(OFFLINE_VAR).as_deref() {
-            Ok("1" | "true" | "yes" | "on") => Flavour::Offline,
+        match sh.var(FLAVOUR_VAR).as_deref() {
+            Ok("offline") => Flavour::Offline,
             _ => Flavour::Upstream,
+        }
+    }
+
+    /// Its name on the command line and in the environment: `upstream`, `offline`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavour::Upstream => "upstream",
+            Flavour::Offline => "offline",
         }
     }
 
@@ -36,6 +46,14 @@ impl Flavour {
         match self {
             Flavour::Upstream => "Dockerfile",
             Flavour::Offline => "Dockerfile.offline",
+        }
+    }
+
+    /// How the flavour is called in reports: `offline (local Debian base)`.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Flavour::Upstream => "upstream (Alpine)",
+            Flavour::Offline => "offline (local Debian base)",
         }
     }
 
@@ -106,64 +124,6 @@ pub fn container_exists(sh: &Shell, name: &str) -> bool {
         .ignore_stderr()
         .run()
         .is_ok()
-}
-
-/// Makes sure the image a Dockerfile starts `FROM` is here: pulls it if needed, and says what to
-/// do when no registry can be reached.
-pub fn ensure_pulled(sh: &Shell, image: &str) -> Result<()> {
-    if image_exists(sh, image) {
-        return Ok(());
-    }
-    cmd!(sh, "docker pull --quiet {image}")
-        .run()
-        .with_context(|| {
-            format!(
-                "base image {image} is not here and could not be pulled (no registry reachable?): \
-             use --offline to build on a local Debian base instead"
-            )
-        })
-}
-
-/// The Dockerfile of the current flavour in a build context: `Dockerfile`, or
-/// `Dockerfile.offline` (the same image on the local Debian base).
-pub fn dockerfile(sh: &Shell, context: &Path) -> PathBuf {
-    context.join(Flavour::of(sh).dockerfile())
-}
-
-/// The image the current flavour's Dockerfile in `context` starts `FROM`.
-pub fn base(sh: &Shell, context: &Path) -> Result<String> {
-    let file = dockerfile(sh, context);
-    let text = sh.read_file(&file)?;
-    text.lines()
-        .find_map(|line| line.strip_prefix("FROM "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(str::to_string)
-        .with_context(|| format!("{} has no FROM line", file.display()))
-}
-
-/// Builds the current flavour's Dockerfile of `context` into `tag` (`args` go to `docker build`
-/// as they are), first making sure its base is here: built on this machine for the offline
-/// flavour, pulled for the upstream one.
-pub fn build(sh: &Shell, context: &Path, tag: &str, args: &[&str]) -> Result<()> {
-    let base = base(sh, context)?;
-    if base == bases::BASE {
-        bases::ensure(sh, false)?;
-    } else {
-        ensure_pulled(sh, &base)?;
-    }
-    let file = dockerfile(sh, context);
-    cmd!(
-        sh,
-        "docker build --quiet {args...} --file {file} --tag {tag} {context}"
-    )
-    .ignore_stdout()
-    .run()
-    .with_context(|| {
-        format!(
-            "building {tag} from {} failed (docker's output is above)",
-            file.display()
-        )
-    })
 }
 
 /// The git revision the images are built from (`unknown` outside a git checkout).

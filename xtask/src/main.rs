@@ -5,12 +5,18 @@
 mod answers;
 mod bases;
 mod bench;
+mod build;
 mod docker;
+mod flavour;
+mod harness;
 mod http;
 mod kernel;
+mod lint;
 mod nginx;
+mod progress;
 mod push;
 mod redmine;
+mod registry;
 mod scratch;
 mod test;
 #[cfg(test)]
@@ -24,10 +30,17 @@ use xshell::Shell;
 #[derive(Parser)]
 #[command(name = "cargo xtask", version)]
 pub struct Cli {
-    /// Use locally built Debian bases instead of images from Docker Hub (for machines without a
-    /// registry).
+    /// Where the images come from: Docker Hub's official images (upstream), Debian bases built
+    /// on this machine (offline), or whichever this machine can have (auto).
+    #[arg(long, global = true, env = docker::FLAVOUR_VAR, value_enum, default_value_t = flavour::Choice::Auto)]
+    flavour: flavour::Choice,
+    /// Short for `--flavour offline` (for machines without a registry).
     #[arg(long, global = true, env = "XTASK_OFFLINE", value_parser = BoolishValueParser::new())]
     offline: bool,
+    /// Show the inside of every long step (docker's build output, compose's progress, the
+    /// kernel's compile) as it happens, instead of a spinner and the last lines on failure.
+    #[arg(long, short, global = true, env = progress::VERBOSE_VAR, value_parser = BoolishValueParser::new())]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,14 +66,19 @@ fn main() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.verbose {
+        // Before any thread or child exists: every step and child `cargo xtask` reads it.
+        std::env::set_var(progress::VERBOSE_VAR, "1");
+    }
     let sh = Shell::new()?;
     sh.change_dir(docker::project_root());
-    // The flavour travels in the environment, so every docker helper and every child
-    // `cargo xtask` sees the same one.
-    sh.set_var(
-        docker::OFFLINE_VAR,
-        if cli.offline { "true" } else { "false" },
-    );
+    // The flavour is chosen once and travels in the environment, so every docker helper and
+    // every child `cargo xtask` sees the same one.
+    let (flavour, why) = flavour::resolve(&sh, cli.flavour, cli.offline)?;
+    if let Some(why) = why {
+        println!("{why}");
+    }
+    sh.set_var(docker::FLAVOUR_VAR, flavour.name());
     match cli.command {
         Command::Nginx(cmd) => cmd.run(&sh),
         Command::Bases(cmd) => cmd.run(&sh),
@@ -83,11 +101,27 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// The only test that sets these variables: clap reads them from the process's environment.
     #[test]
-    fn offline_flag_is_global_and_backed_by_the_environment() {
-        let cli = Cli::try_parse_from(["xtask", "nginx", "--offline"]).unwrap();
-        assert!(cli.offline);
-        let cli = Cli::try_parse_from(["xtask", "--offline", "nginx", "down"]).unwrap();
-        assert!(cli.offline);
+    fn flavour_flags_are_global_and_backed_by_the_environment() {
+        use flavour::Choice;
+        // `cargo xtask test` runs `cargo test` with the chosen flavour in its environment.
+        std::env::remove_var("XTASK_OFFLINE");
+        std::env::remove_var(docker::FLAVOUR_VAR);
+        let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap();
+        let cli = parse(&["xtask", "nginx"]);
+        assert_eq!((cli.flavour, cli.offline), (Choice::Auto, false));
+        assert!(parse(&["xtask", "nginx", "--offline"]).offline);
+        assert!(parse(&["xtask", "--offline", "nginx", "down"]).offline);
+        let cli = parse(&["xtask", "nginx", "--flavour", "upstream"]);
+        assert_eq!(cli.flavour, Choice::Upstream);
+        assert!(Cli::try_parse_from(["xtask", "nginx", "--flavour", "alpine"]).is_err());
+
+        std::env::set_var("XTASK_OFFLINE", "1");
+        std::env::set_var(docker::FLAVOUR_VAR, "upstream");
+        let cli = parse(&["xtask", "nginx"]);
+        std::env::remove_var("XTASK_OFFLINE");
+        std::env::remove_var(docker::FLAVOUR_VAR);
+        assert_eq!((cli.flavour, cli.offline), (Choice::Upstream, true));
     }
 }

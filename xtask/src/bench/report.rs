@@ -1,13 +1,51 @@
-//! The benchmark's table: its rows, the machine it was measured on, the Markdown and JSON it is
-//! written as, and the checks that a written table is complete.
+//! The benchmark's table: its rows, the machine it was measured on, and the Markdown and JSON it
+//! is written as.
 
 use std::fmt::Write as _;
 
-use anyhow::{bail, ensure, Result};
+use serde_json::{json, Map, Value as Json};
 use xshell::{cmd, Shell};
 
-use super::{median, name, Plan};
+use super::{median, Plan};
 use crate::docker::{self, Flavour};
+
+/// What a figure should be, in its unit. Reported as met or missed, never failed on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target {
+    Below(f64),
+    AtMost(f64),
+    Exactly(f64),
+    AtLeast(f64),
+}
+
+impl Target {
+    fn met(self, value: f64) -> bool {
+        match self {
+            Target::Below(bound) => value < bound,
+            Target::AtMost(bound) => value <= bound,
+            Target::Exactly(bound) => (value - bound).abs() < 1e-9,
+            Target::AtLeast(bound) => value >= bound,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Target::Below(_) => "<",
+            Target::AtMost(_) => "≤",
+            Target::Exactly(_) => "=",
+            Target::AtLeast(_) => "≥",
+        }
+    }
+
+    fn bound(self) -> f64 {
+        match self {
+            Target::Below(bound)
+            | Target::AtMost(bound)
+            | Target::Exactly(bound)
+            | Target::AtLeast(bound) => bound,
+        }
+    }
+}
 
 /// One figure: a measured median, or why it was not measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,24 +63,15 @@ pub struct Row {
     pub section: String,
     pub figure: String,
     pub value: Value,
-    /// `("<", 2.0)`: the figure should be below 2 (in its unit).
-    pub target: Option<(&'static str, f64)>,
+    pub target: Option<Target>,
     pub note: String,
 }
 
 impl Row {
-    /// Target: `op` (`<`, `≤` or `=`) `bound`, in the figure's unit.
-    pub fn target(&mut self, op: &'static str, bound: f64) -> &mut Row {
-        self.target = Some((op, bound));
+    /// What the figure should be, in its unit.
+    pub fn target(&mut self, target: Target) -> &mut Row {
+        self.target = Some(target);
         self
-    }
-
-    pub fn below(&mut self, max: f64) -> &mut Row {
-        self.target("<", max)
-    }
-
-    pub fn exactly(&mut self, value: f64) -> &mut Row {
-        self.target("=", value)
     }
 
     pub fn note(&mut self, note: impl Into<String>) -> &mut Row {
@@ -52,14 +81,10 @@ impl Row {
 
     /// `Some(true)` when the figure meets its target.
     pub fn met(&self) -> Option<bool> {
-        let (Value::Measured { value, .. }, Some((op, bound))) = (&self.value, self.target) else {
+        let (Value::Measured { value, .. }, Some(target)) = (&self.value, self.target) else {
             return None;
         };
-        Some(match op {
-            "<" => *value < bound,
-            "≤" => *value <= bound,
-            _ => (*value - bound).abs() < 1e-9,
-        })
+        Some(target.met(*value))
     }
 }
 
@@ -206,7 +231,7 @@ pub fn markdown(m: &Machine, plan: Plan, table: &Table) -> String {
         m.docker,
         m.load,
         m.revision,
-        name(m.flavour),
+        m.flavour.display_name(),
         if plan.quick { ", QUICK run (figures are not representative)" } else { "" },
     );
     let _ = writeln!(
@@ -229,13 +254,17 @@ pub fn markdown(m: &Machine, plan: Plan, table: &Table) -> String {
             Value::NotMeasured(reason) => (format!("not measured: {reason}"), "–".into()),
         };
         let target = match (row.target, &row.value) {
-            (Some((op, bound)), Value::Measured { unit, .. }) => {
+            (Some(target), Value::Measured { unit, .. }) => {
                 let verdict = if row.met() == Some(true) {
                     "met"
                 } else {
                     "MISSED"
                 };
-                format!("{op} {} {unit}: {verdict}", number(bound))
+                format!(
+                    "{} {} {unit}: {verdict}",
+                    target.symbol(),
+                    number(target.bound())
+                )
             }
             _ => String::new(),
         };
@@ -253,214 +282,62 @@ pub fn markdown(m: &Machine, plan: Plan, table: &Table) -> String {
     md
 }
 
-/// A JSON string literal.
-fn quote(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out += "\\\"",
-            '\\' => out += "\\\\",
-            '\n' => out += "\\n",
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out + "\""
-}
-
 pub fn json(m: &Machine, plan: Plan, table: &Table) -> String {
-    let mut out = String::from("{\n");
-    let _ = writeln!(out, "  \"date\": {},", quote(&m.date));
-    let _ = writeln!(
-        out,
-        "  \"machine\": {{\"cpus\": {}, \"cpu\": {}, \"memory_gib\": {:.1}, \"kernel\": {}, \"docker\": {}, \"load\": {}}},",
-        m.cpus,
-        quote(&m.cpu),
-        m.memory_gib,
-        quote(&m.kernel),
-        quote(&m.docker),
-        quote(&m.load)
-    );
-    let _ = writeln!(out, "  \"revision\": {},", quote(&m.revision));
-    let _ = writeln!(out, "  \"flavour\": {},", quote(name(m.flavour)));
-    let _ = writeln!(out, "  \"quick\": {},", plan.quick);
-    out += "  \"rows\": [\n";
-    for (i, row) in table.rows.iter().enumerate() {
-        let mut fields = vec![
-            format!("\"section\": {}", quote(&row.section)),
-            format!("\"figure\": {}", quote(&row.figure)),
-        ];
-        match &row.value {
-            Value::Measured { value, unit, runs } => {
-                fields.push(format!("\"value\": {value}"));
-                fields.push(format!("\"unit\": {}", quote(unit)));
-                fields.push(format!("\"runs\": {runs}"));
-            }
-            Value::NotMeasured(reason) => {
-                fields.push("\"value\": null".into());
-                fields.push(format!("\"not_measured\": {}", quote(reason)));
-            }
-        }
-        if let Some((op, bound)) = row.target {
-            fields.push(format!("\"target\": {}", quote(&format!("{op} {bound}"))));
-            if let Some(met) = row.met() {
-                fields.push(format!("\"met\": {met}"));
-            }
-        }
-        if !row.note.is_empty() {
-            fields.push(format!("\"note\": {}", quote(&row.note)));
-        }
-        let comma = if i + 1 < table.rows.len() { "," } else { "" };
-        let _ = writeln!(out, "    {{{}}}{comma}", fields.join(", "));
-    }
-    out += "  ]\n}\n";
-    out
+    let rows: Vec<Json> = table.rows.iter().map(row_json).collect();
+    let doc = json!({
+        "date": m.date,
+        "machine": {
+            "cpus": m.cpus,
+            "cpu": m.cpu,
+            "memory_gib": (m.memory_gib * 10.0).round() / 10.0,
+            "kernel": m.kernel,
+            "docker": m.docker,
+            "load": m.load,
+        },
+        "revision": m.revision,
+        "flavour": m.flavour.display_name(),
+        "quick": plan.quick,
+        "rows": rows,
+    });
+    let mut text = serde_json::to_string_pretty(&doc).expect("a JSON value always serializes");
+    text.push('\n');
+    text
 }
 
-// ---------------------------------------------------------------------------------------------
-// Checks of the outputs (used by `cargo xtask test` on a quick run).
-
-/// Every row of bench.md has a number or "not measured: <reason>"; returns the number of rows.
-pub fn check_markdown(md: &str) -> Result<usize> {
-    let rows: Vec<&str> = md
-        .lines()
-        .filter(|l| l.starts_with("| ") && !l.starts_with("| Section |"))
-        .collect();
-    ensure!(!rows.is_empty(), "no rows in the table");
-    for row in &rows {
-        let cells: Vec<&str> = row.split(" | ").collect();
-        ensure!(cells.len() == 6, "not 6 cells: {row}");
-        let value = cells[2];
-        let number = value
-            .split([' ', '×'])
-            .next()
-            .is_some_and(|n| n.parse::<f64>().is_ok_and(f64::is_finite));
-        let reason = value
-            .strip_prefix("not measured: ")
-            .is_some_and(|r| !r.trim().is_empty());
-        ensure!(number || reason, "neither a number nor a reason: {row}");
-    }
-    ensure!(
-        md.contains("median of its runs"),
-        "the number of runs is not said"
-    );
-    Ok(rows.len())
-}
-
-/// bench.json is well-formed JSON whose rows each carry a number or a reason; returns their count.
-pub fn check_json(json: &str) -> Result<usize> {
-    let mut parser = JsonCheck {
-        text: json.as_bytes(),
-        at: 0,
-    };
-    parser.value()?;
-    parser.space();
-    ensure!(
-        parser.at == json.len(),
-        "trailing text at byte {}",
-        parser.at
-    );
-    let rows = json.matches("\"figure\": ").count();
-    let numbers = json.matches("\"value\": ").count() - json.matches("\"value\": null").count();
-    let reasons = json.matches("\"not_measured\": \"").count();
-    ensure!(
-        rows > 0 && numbers + reasons == rows,
-        "{rows} rows but {numbers} numbers and {reasons} reasons"
-    );
-    Ok(rows)
-}
-
-/// A JSON syntax check, small enough to need no dependency.
-struct JsonCheck<'a> {
-    text: &'a [u8],
-    at: usize,
-}
-
-impl JsonCheck<'_> {
-    fn space(&mut self) {
-        while self.text.get(self.at).is_some_and(u8::is_ascii_whitespace) {
-            self.at += 1;
+fn row_json(row: &Row) -> Json {
+    let mut fields = Map::new();
+    fields.insert("section".into(), row.section.clone().into());
+    fields.insert("figure".into(), row.figure.clone().into());
+    match &row.value {
+        Value::Measured { value, unit, runs } => {
+            fields.insert("value".into(), (*value).into());
+            fields.insert("unit".into(), (*unit).into());
+            fields.insert("runs".into(), (*runs).into());
+        }
+        Value::NotMeasured(reason) => {
+            fields.insert("value".into(), Json::Null);
+            fields.insert("not_measured".into(), reason.clone().into());
         }
     }
-
-    fn eat(&mut self, byte: u8) -> bool {
-        self.space();
-        let found = self.text.get(self.at) == Some(&byte);
-        self.at += usize::from(found);
-        found
-    }
-
-    fn value(&mut self) -> Result<()> {
-        self.space();
-        let rest = &self.text[self.at..];
-        match rest.first() {
-            Some(b'{') => self.sequence(b'}', true),
-            Some(b'[') => self.sequence(b']', false),
-            Some(b'"') => self.string(),
-            _ => {
-                for word in ["true", "false", "null"] {
-                    if rest.starts_with(word.as_bytes()) {
-                        self.at += word.len();
-                        return Ok(());
-                    }
-                }
-                let len = rest
-                    .iter()
-                    .take_while(|b| b.is_ascii_digit() || b"+-.eE".contains(b))
-                    .count();
-                let text = std::str::from_utf8(&rest[..len])?;
-                ensure!(
-                    len > 0 && text.parse::<f64>().is_ok_and(f64::is_finite),
-                    "no JSON value at byte {}",
-                    self.at
-                );
-                self.at += len;
-                Ok(())
-            }
+    if let Some(target) = row.target {
+        let text = format!("{} {}", target.symbol(), target.bound());
+        fields.insert("target".into(), text.into());
+        if let Some(met) = row.met() {
+            fields.insert("met".into(), met.into());
         }
     }
-
-    fn sequence(&mut self, close: u8, object: bool) -> Result<()> {
-        self.at += 1;
-        if self.eat(close) {
-            return Ok(());
-        }
-        loop {
-            if object {
-                self.space();
-                self.string()?;
-                ensure!(self.eat(b':'), "no ':' at byte {}", self.at);
-            }
-            self.value()?;
-            if self.eat(close) {
-                return Ok(());
-            }
-            ensure!(self.eat(b','), "no ',' at byte {}", self.at);
-        }
+    if !row.note.is_empty() {
+        fields.insert("note".into(), row.note.clone().into());
     }
-
-    fn string(&mut self) -> Result<()> {
-        ensure!(self.eat(b'"'), "no string at byte {}", self.at);
-        while let Some(&byte) = self.text.get(self.at) {
-            self.at += 1;
-            match byte {
-                b'"' => return Ok(()),
-                b'\\' => self.at += 1,
-                0..=0x1f => bail!("raw control character in a string at byte {}", self.at),
-                _ => {}
-            }
-        }
-        bail!("unterminated string")
-    }
+    Json::Object(fields)
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
+    use crate::bench::shape::{check_json, check_markdown};
 
-    fn sample() -> (Machine, Table) {
+    pub fn sample() -> (Machine, Table) {
         let machine = Machine {
             date: "2026-01-02T03:04Z".into(),
             cpus: 2,
@@ -476,10 +353,21 @@ mod tests {
             section: "Build".into(),
             ..Table::default()
         };
-        t.median("warm | rebuild", &[1.0, 3.0, 2.0], "s").below(2.0);
-        t.median("ratio", &[0.9], "×").note("a\nb").target("≤", 1.0);
+        t.median("warm | rebuild", &[1.0, 3.0, 2.0], "s")
+            .target(Target::Below(2.0));
+        t.median("ratio", &[0.9], "×")
+            .note("a\nb")
+            .target(Target::AtMost(1.0));
         t.not_measured("compressed", "no registry");
         (machine, t)
+    }
+
+    #[test]
+    fn targets_are_met_or_missed() {
+        assert!(Target::Below(2.0).met(1.9) && !Target::Below(2.0).met(2.0));
+        assert!(Target::AtMost(2.0).met(2.0) && !Target::AtMost(2.0).met(2.1));
+        assert!(Target::Exactly(1.0).met(1.0) && !Target::Exactly(1.0).met(2.0));
+        assert!(Target::AtLeast(1.6).met(1.6) && !Target::AtLeast(1.6).met(1.5));
     }
 
     #[test]
@@ -487,31 +375,16 @@ mod tests {
         let (m, t) = sample();
         let md = markdown(&m, Plan::FULL, &t);
         assert!(md.contains("| Build | warm \\| rebuild | 2 s | 3 | < 2 s: MISSED |  |"));
-        assert!(md.contains("| 0.90× | 1 |"));
+        assert!(md.contains("| 0.90× | 1 | ≤ 1 ×: met |"));
         assert!(md.contains("| not measured: no registry | – |"));
         assert_eq!(check_markdown(&md).unwrap(), 3);
         let json = json(&m, Plan::FULL, &t);
         assert_eq!(check_json(&json).unwrap(), 3);
-        assert!(json.contains(r#""cpu": "Some \"CPU\"""#));
-        assert!(json.contains(r#""met": false"#));
-    }
-
-    #[test]
-    fn output_checks_catch_bad_rows() {
-        let (m, mut t) = sample();
-        t.not_measured("x", "");
-        assert!(check_markdown(&markdown(&m, Plan::QUICK, &t)).is_err());
-        assert!(check_json(r#"{"rows": [{"figure": "a", "value": 1}"#).is_err());
-        assert!(check_json(r#"{"a": 1,}"#).is_err());
-        assert!(check_json(r#"{"figure": "a", "value": null}"#).is_err());
-        assert_eq!(
-            check_json(r#"{"r": [{"figure": "a", "value": -1.5e3, "b": [true, null]}]}"#).unwrap(),
-            1
-        );
-    }
-
-    #[test]
-    fn quotes_json_strings() {
-        assert_eq!(quote("a\"b\\c\nd\u{1}é"), r#""a\"b\\c\nd\u0001é""#);
+        let doc: Json = serde_json::from_str(&json).unwrap();
+        assert_eq!(doc["machine"]["cpu"], "Some \"CPU\"");
+        assert_eq!(doc["rows"][0]["met"], false);
+        assert_eq!(doc["rows"][0]["target"], "< 2");
+        assert_eq!(doc["rows"][1]["note"], "a\nb");
+        assert_eq!(doc["rows"][2]["not_measured"], "no registry");
     }
 }

@@ -2,121 +2,26 @@
 //! authentication, on loopback, for this run only.
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{anyhow, bail, ensure, Context, Result};
+use anyhow::{anyhow, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use super::{is_digest, version_tag, NAME_MAX, PASSWORD_VAR, TAG_MAX, USERNAME_VAR};
+use super::names::{is_digest, NAME_MAX, TAG_MAX};
+use super::{version_tag, PASSWORD_VAR, USERNAME_VAR};
 use crate::docker::{self, Container, Flavour};
+use crate::harness::{one_error_line, Suite};
 use crate::http;
-use crate::scratch::{random_hex, Scratch};
-use crate::test::{one_error_line, Suite};
+use crate::registry::{Login, Registry, MANIFEST_V2};
+use crate::scratch::Scratch;
 
 /// Repository the tests push to (in the test registry only).
 const TEST_REPOSITORY: &str = "dockerlab-push-test/nginx";
 /// Container the tests run the pulled image in.
 const TEST_CONTAINER: &str = "dockerlab-push-test-nginx";
-const MANIFEST_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
-
-/// Debian's `docker-registry` (CNCF distribution) on a free loopback port, with htpasswd auth
-/// and a password made for this run; killed, and its files removed, when dropped.
-struct TestRegistry {
-    process: duct::Handle,
-    addr: String,
-    user: String,
-    password: String,
-    /// Field order matters: the process is killed (in `drop`) before its files go.
-    files: Scratch,
-}
-
-impl TestRegistry {
-    fn start(sh: &Shell) -> Result<TestRegistry> {
-        let files = Scratch::temp("registry")?;
-        let user = "dockerlab-push".to_string();
-        let password = random_hex(16)?;
-        // -i: the password comes on stdin, never on a command line.
-        let htpasswd = cmd!(sh, "htpasswd -B -i -n {user}")
-            .stdin(&password)
-            .quiet()
-            .read()
-            .context("making the htpasswd file (Debian: apt-get install apache2-utils)")?;
-        fs::write(files.join("htpasswd"), format!("{htpasswd}\n"))?;
-        let addr = format!("127.0.0.1:{}", docker::free_port()?);
-        let config = files.join("config.yml");
-        fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-                 http:\n  addr: {addr}\nauth:\n  htpasswd:\n    realm: dockerlab-push-test\n    path: {}\n",
-                files.join("storage").display(),
-                files.join("htpasswd").display(),
-            ),
-        )?;
-        let process = duct::cmd!("docker-registry", "serve", &config)
-            .stderr_to_stdout()
-            .stdout_path(files.join("registry.log"))
-            .start()
-            .context("starting docker-registry (Debian: apt-get install docker-registry)")?;
-        let registry = TestRegistry {
-            process,
-            addr,
-            user,
-            password,
-            files,
-        };
-        let start = Instant::now();
-        while http::get(&registry.url("/v2/")).is_err() {
-            if start.elapsed() > Duration::from_secs(15) || registry.process.try_wait()?.is_some() {
-                bail!(
-                    "docker-registry did not answer on {}; its log:\n{}",
-                    registry.addr,
-                    fs::read_to_string(registry.files.join("registry.log")).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(registry)
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// A GET with this run's credentials.
-    fn get(&self, path: &str, accept: &str) -> Result<http::Response> {
-        let auth = http::basic_auth(&self.user, &self.password);
-        http::request(
-            "GET",
-            &self.url(path),
-            &[("Authorization", &auth), ("Accept", accept)],
-            "",
-        )
-    }
-
-    /// The repositories the registry holds (its catalog).
-    fn catalog(&self) -> Result<String> {
-        let resp = self.get("/v2/_catalog", "application/json")?;
-        ensure!(resp.status == 200, "catalog: status {}", resp.status);
-        Ok(resp.body.trim().to_string())
-    }
-
-    /// A fresh, empty docker client configuration (DOCKER_CONFIG): no one's ~/.docker is used.
-    fn docker_config(&self, name: &str) -> Result<PathBuf> {
-        let dir = self.files.join(name);
-        fs::DirBuilder::new().mode(0o700).create(&dir)?;
-        Ok(dir)
-    }
-}
-
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-    }
-}
 
 /// Removes, when dropped, every local image reference in the test registry's name space, and only
 /// those: the shared `dockerlab/nginx:*` image the refs point to stays.
@@ -169,6 +74,18 @@ impl Drop for LocalRefs<'_> {
     fn drop(&mut self) {
         let _ = self.remove();
     }
+}
+
+/// The registry holds no repository.
+fn empty(registry: &Registry) -> Result<()> {
+    let catalog = registry.catalog()?;
+    ensure!(
+        catalog["repositories"]
+            .as_array()
+            .is_some_and(Vec::is_empty),
+        "the registry holds {catalog}"
+    );
+    Ok(())
 }
 
 /// Runs `cargo xtask push` (this very binary, not cargo again) against the test registry, with
@@ -228,21 +145,27 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         "push: invalid repository or tag is one clear error, docker never called",
         rejects_bad_input_without_docker(sh),
     );
-    let Some(registry) = suite.check(
+    let Some((registry, login)) = suite.check(
         "push: a local docker-registry with htpasswd auth starts",
-        || TestRegistry::start(sh),
+        || {
+            let login = Login::random("dockerlab-push")?;
+            Ok((
+                Registry::start(sh, "dockerlab-push-test", Some(&login))?,
+                login,
+            ))
+        },
     ) else {
         return;
     };
-    let pid = registry.process.pids()[0];
-    let files = registry.files.path().to_path_buf();
+    let pid = registry.pid();
+    let files = registry.files().to_path_buf();
     let refs = LocalRefs {
         sh,
         prefix: format!("{}/", registry.addr),
     };
     let addr = registry.addr.as_str();
-    let user = registry.user.as_str();
-    let password = registry.password.as_str();
+    let user = login.user.as_str();
+    let password = login.password.as_str();
 
     suite.check(
         "push: the registry demands a login (401 without credentials)",
@@ -275,11 +198,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
                 error.contains("401 Unauthorized") && error.contains(PASSWORD_VAR),
                 "unclear: {error}"
             );
-            let catalog = registry.catalog()?;
-            ensure!(
-                catalog == r#"{"repositories":[]}"#,
-                "the registry holds {catalog}"
-            );
+            empty(&registry)?;
             ensure!(
                 refs.list()?.is_empty(),
                 "local refs were made: {:?}",
@@ -298,11 +217,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
                 error.contains("not logged in") && error.contains("401 Unauthorized"),
                 "unclear: {error}"
             );
-            let catalog = registry.catalog()?;
-            ensure!(
-                catalog == r#"{"repositories":[]}"#,
-                "the registry holds {catalog}"
-            );
+            empty(&registry)?;
             refs.remove()
         },
     );
@@ -337,11 +252,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             let out = xtask_push(sh, addr, &config, Some((user, password)), &[], Some(&path))?;
             let error = one_error_line(&out)?;
             ensure!(error.contains("could not be built"), "unclear: {error}");
-            let catalog = registry.catalog()?;
-            ensure!(
-                catalog == r#"{"repositories":[]}"#,
-                "the registry holds {catalog}"
-            );
+            empty(&registry)?;
             Ok(())
         },
     );

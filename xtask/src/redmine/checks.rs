@@ -7,7 +7,7 @@ use xshell::{cmd, Shell};
 use super::web::{self, between, Api, Browser};
 use super::{Stack, Teardown};
 use crate::docker;
-use crate::test::{fails_saying, Suite};
+use crate::harness::{fails_saying, Suite};
 
 /// Our theme's directory name, and the header colour only it gives Redmine.
 const THEME: &str = "harbour";
@@ -113,7 +113,6 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         "redmine: a real browser shows our theme (computed style, screenshot)",
         || {
             let browser = Browser::start(
-                sh,
                 &docker::project_root().join("target/dockerlab-redmine-test/chromium"),
             )?;
             // The page, as anyone sees it (the project is public).

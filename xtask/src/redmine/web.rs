@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
+use serde_json::{json, Value};
+
 use crate::http::{self, Response, Session};
 
 /// The text between `start` and the next `end` after it.
@@ -151,18 +153,16 @@ pub fn sha256(sh: &Shell, text: &str) -> Result<String> {
         .to_string())
 }
 
-/// Headless Chromium driven over WebDriver by chromedriver, on a loopback port. chromedriver does
-/// not answer HTTP/1.0, so its calls go through curl.
-pub struct Browser<'a> {
-    sh: &'a Shell,
+/// Headless Chromium driven over WebDriver by chromedriver, on a loopback port.
+pub struct Browser {
     driver: duct::Handle,
     base: String,
     session: String,
     _profile: crate::scratch::Scratch,
 }
 
-impl<'a> Browser<'a> {
-    pub fn start(sh: &'a Shell, profile: &Path) -> Result<Browser<'a>> {
+impl Browser {
+    pub fn start(profile: &Path) -> Result<Browser> {
         let port = crate::docker::free_port()?;
         let driver = duct::cmd!("chromedriver", format!("--port={port}"))
             .stdout_null()
@@ -171,20 +171,20 @@ impl<'a> Browser<'a> {
             .context("starting chromedriver (Debian: apt-get install chromium chromium-driver)")?;
         let profile = crate::scratch::Scratch::at(profile.to_path_buf())?;
         let mut browser = Browser {
-            sh,
             driver,
             base: format!("http://127.0.0.1:{port}"),
             session: String::new(),
             _profile: profile,
         };
         let start = Instant::now();
-        while browser.call("GET", "/status", "").is_err() {
+        while browser.call("GET", "/status", None).is_err() {
             ensure!(
                 start.elapsed() < Duration::from_secs(15),
                 "chromedriver did not answer"
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+        let data_dir = format!("--user-data-dir={}", browser._profile.path().display());
         let args = [
             "--headless",
             "--no-sandbox",
@@ -195,79 +195,75 @@ impl<'a> Browser<'a> {
             "--disable-component-update",
             "--disable-sync",
             "--window-size=1280,800",
-        ]
-        .iter()
-        .map(|a| format!("\"{a}\""))
-        .chain([format!(
-            "\"--user-data-dir={}\"",
-            browser._profile.path().display()
-        )])
-        .collect::<Vec<_>>()
-        .join(",");
-        let caps = format!(
-            r#"{{"capabilities":{{"alwaysMatch":{{"goog:chromeOptions":{{"binary":"/usr/bin/chromium","args":[{args}]}}}}}}}}"#
-        );
-        let resp = browser.call("POST", "/session", &caps)?;
-        browser.session = between(&resp, r#""sessionId":""#, "\"")
-            .with_context(|| format!("no WebDriver session: {resp}"))?
+            &data_dir,
+        ];
+        let caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": args,
+        }}}});
+        let answer = browser.call("POST", "/session", Some(caps))?;
+        browser.session = answer["sessionId"]
+            .as_str()
+            .with_context(|| format!("no WebDriver session: {answer}"))?
             .to_string();
         Ok(browser)
     }
 
-    /// One WebDriver call; returns the JSON answer, failing on a WebDriver error.
-    fn call(&self, method: &str, path: &str, body: &str) -> Result<String> {
+    /// One WebDriver call; returns its `value`, failing on a WebDriver error.
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value> {
         let url = format!("{}{path}", self.base);
-        let mut args = vec!["-sS", "--max-time", "60", "-X", method, url.as_str()];
-        if !body.is_empty() {
-            args.extend([
-                "-H",
-                "Content-Type: application/json",
-                "--data-binary",
-                body,
-            ]);
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let headers: &[(&str, &str)] = if body.is_empty() {
+            &[]
+        } else {
+            &[("Content-Type", "application/json")]
+        };
+        let mut answer = http::request(method, &url, headers, &body)?.json()?;
+        let value = answer.get_mut("value").map(Value::take).unwrap_or_default();
+        if let Some(error) = value["error"].as_str() {
+            let message: String = value["message"]
+                .as_str()
+                .unwrap_or("")
+                .chars()
+                .take(300)
+                .collect();
+            bail!("WebDriver {method} {path}: {error}: {message}");
         }
-        let out = cmd!(self.sh, "curl {args...}").quiet().read()?;
-        if out.contains(r#""error":"#) {
-            bail!(
-                "WebDriver {method} {path}: {}",
-                out.chars().take(300).collect::<String>()
-            );
-        }
-        Ok(out)
+        // New sessions answer {"value": {"sessionId": …}}; the rest answer {"value": …}.
+        Ok(if value.is_null() { answer } else { value })
     }
 
     pub fn open(&self, url: &str) -> Result<()> {
         let path = format!("/session/{}/url", self.session);
-        self.call("POST", &path, &format!(r#"{{"url":"{url}"}}"#))?;
+        self.call("POST", &path, Some(json!({ "url": url })))?;
         Ok(())
     }
 
     /// Runs a script in the page; returns its string result.
     pub fn eval(&self, script: &str) -> Result<String> {
         let path = format!("/session/{}/execute/sync", self.session);
-        let body = format!(
-            r#"{{"script":"{}","args":[]}}"#,
-            script.replace('"', "\\\"")
-        );
-        let out = self.call("POST", &path, &body)?;
-        between(&out, r#""value":""#, "\"")
+        let out = self.call("POST", &path, Some(json!({"script": script, "args": []})))?;
+        out.as_str()
             .map(str::to_string)
             .with_context(|| format!("no string result: {out}"))
     }
 
     pub fn screenshot(&self, to: &Path) -> Result<()> {
-        let out = self.call("GET", &format!("/session/{}/screenshot", self.session), "")?;
-        let data = between(&out, r#""value":""#, "\"").context("no screenshot")?;
-        let png = http::base64_decode(data)?;
+        let out = self.call(
+            "GET",
+            &format!("/session/{}/screenshot", self.session),
+            None,
+        )?;
+        let png = http::base64_decode(out.as_str().context("no screenshot")?)?;
         ensure!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
         std::fs::write(to, png).with_context(|| format!("writing {}", to.display()))
     }
 }
 
-impl Drop for Browser<'_> {
+impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {
-            let _ = self.call("DELETE", &format!("/session/{}", self.session), "");
+            let _ = self.call("DELETE", &format!("/session/{}", self.session), None);
         }
         let _ = self.driver.kill();
     }

@@ -1,50 +1,28 @@
-//! `cargo xtask answers`: runs every demonstration quoted in answers.md and checks that what it
-//! shows still holds, so that the answers cannot drift from what Docker really does.
-//!
-//! The demonstrations live in one table, [`DEMOS`]: the shell commands, exactly as answers.md
-//! quotes them after `$ ` in its ```console blocks (a hermetic test keeps the two in step, both
-//! ways and in order), and a check of the facts their output must show. Outputs are not compared
-//! byte for byte: ids, dates and process numbers change from run to run.
+//! The demonstrations of answers.md: one table, [`DEMOS`], of the shell commands exactly as
+//! answers.md quotes them after `$ ` in its ```console blocks (a hermetic test keeps the two in
+//! step, both ways and in order), and a check of the facts their output must show. Outputs are
+//! not compared byte for byte: ids, dates and process numbers change from run to run.
 
 use anyhow::{ensure, Context, Result};
-use clap::Args;
-use xshell::Shell;
-
-use crate::{docker, kernel, nginx, test::Suite};
-
-/// The containers the demonstrations start; removed before and after a run, whatever happens.
-const CONTAINERS: [&str; 2] = ["dockerlab-answers-a", "dockerlab-answers-b"];
-
-/// Run the demonstrations of answers.md and check that what they show still holds.
-#[derive(Args)]
-pub struct Answers {}
-
-impl Answers {
-    pub fn run(self, sh: &Shell) -> Result<()> {
-        let mut suite = Suite::default();
-        tests(sh, &mut suite);
-        suite.finish()
-    }
-}
 
 /// One claim of answers.md and the commands that show it.
-struct Demo {
+pub struct Demo {
     /// What it shows, as the check's name.
-    claim: &'static str,
+    pub claim: &'static str,
     /// Run in order by `sh -c`, with `$IMAGE` (our nginx image) and `$BUILDER` (the kernel
     /// builder image) set.
-    commands: &'static [&'static str],
+    pub commands: &'static [&'static str],
     /// The facts the outputs must show; one output per command.
-    check: fn(&[Output]) -> Result<()>,
+    pub check: fn(&[Output]) -> Result<()>,
 }
 
 /// What one command did: whether it succeeded, and its stdout and stderr together.
-struct Output {
-    ok: bool,
-    text: String,
+pub struct Output {
+    pub ok: bool,
+    pub text: String,
 }
 
-const DEMOS: &[Demo] = &[
+pub const DEMOS: &[Demo] = &[
     Demo {
         claim: "the image runs nginx as uid 101 on port 8080, stops it with SIGQUIT",
         commands: &[
@@ -231,68 +209,10 @@ fn cap_eff(status: &str) -> Result<u64> {
     u64::from_str_radix(hex.trim(), 16).with_context(|| format!("CapEff {hex}"))
 }
 
-/// Removes the demonstrations' containers when it goes out of scope.
-struct Cleanup<'a>(&'a Shell);
-
-impl Drop for Cleanup<'_> {
-    fn drop(&mut self) {
-        for name in CONTAINERS {
-            docker::remove_container(self.0, name);
-        }
-    }
-}
-
-/// Runs a demonstration's commands as answers.md shows them, then checks what they printed.
-fn show(demo: &Demo, image: &str, builder: &str) -> Result<()> {
-    let mut outputs = Vec::new();
-    for command in demo.commands {
-        // `sh -c` with stderr joined to stdout is where xshell falls short: duct runs it.
-        let out = duct::cmd("sh", ["-c", command])
-            .env("IMAGE", image)
-            .env("BUILDER", builder)
-            .stdin_null()
-            .stderr_to_stdout()
-            .stdout_capture()
-            .unchecked()
-            .run()
-            .with_context(|| format!("running {command}"))?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        println!("$ {command}");
-        print!("{text}");
-        outputs.push(Output {
-            ok: out.status.success(),
-            text,
-        });
-    }
-    (demo.check)(&outputs)
-}
-
-/// The checks of `cargo xtask test`: every demonstration of answers.md, in order.
-pub fn tests(sh: &Shell, suite: &mut Suite) {
-    let Some(image) = suite.check("answers: our nginx image builds", || nginx::build(sh)) else {
-        return;
-    };
-    let Some(builder) = suite.check("answers: the kernel builder image builds", || {
-        kernel::builder(sh)
-    }) else {
-        return;
-    };
-    let _cleanup = Cleanup(sh);
-    for name in CONTAINERS {
-        docker::remove_container(sh, name);
-    }
-    println!("IMAGE={image} BUILDER={builder}");
-    // In order: some use the containers an earlier one started.
-    for demo in DEMOS {
-        suite.check(&format!("answers: {}", demo.claim), || {
-            show(demo, &image, &builder)
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::docker;
 
     /// The `$ ` lines of answers.md's ```console blocks, in order.
     fn quoted_commands(markdown: &str) -> Vec<&str> {

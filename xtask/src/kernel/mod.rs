@@ -1,6 +1,8 @@
 //! `cargo xtask kernel [--boot]`: compile a Linux kernel inside a container, then boot it under
 //! qemu to show that it is the kernel we built, while the container itself ran on the host's.
 
+pub mod checks;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -9,7 +11,7 @@ use clap::Args;
 use xshell::{cmd, Shell};
 
 use crate::docker::{self, Flavour};
-use crate::test::Suite;
+use crate::{build, progress};
 
 /// The builder image; the tag says which kernel series it carries the sources of.
 const REPOSITORY: &str = "dockerlab/kernel-builder";
@@ -18,7 +20,7 @@ const CONTAINER: &str = "dockerlab-kernel-build";
 /// Where the kernel, initramfs and their facts land, relative to the project root.
 const OUT: &str = "target/kernel";
 /// The line our /init (kernel/init.c) prints once the kernel has started user space.
-const INIT_LINE: &str = "dockerlab init: hello from user space, uname -r is ";
+pub const INIT_LINE: &str = "dockerlab init: hello from user space, uname -r is ";
 /// A tiny kernel boots in a few seconds even under software emulation; this bounds a hang.
 const BOOT_LIMIT: Duration = Duration::from_secs(120);
 
@@ -83,8 +85,7 @@ pub fn image(flavour: Flavour) -> String {
 /// Builds the builder image of the current flavour (a cache hit when nothing changed).
 pub fn builder(sh: &Shell) -> Result<String> {
     let image = image(Flavour::of(sh));
-    println!("building the builder image {image} (Debian's linux-source-6.1 and compilers)");
-    docker::build(sh, Path::new("kernel"), &image, &[])?;
+    build::build(sh, Path::new("kernel"), &image, &[])?;
     Ok(image)
 }
 
@@ -111,7 +112,6 @@ pub fn build(sh: &Shell, rebuild: bool) -> Result<Built> {
         let _ = sh.remove_path(&stamp);
         sh.create_dir(&dir)?;
         let started = Instant::now();
-        println!("compiling the kernel in container {CONTAINER} (tinyconfig: minutes, not hours)");
         docker::remove_container(sh, CONTAINER);
         // As the calling user, so that target/ stays theirs.
         let user = format!(
@@ -120,12 +120,17 @@ pub fn build(sh: &Shell, rebuild: bool) -> Result<Built> {
             cmd!(sh, "id -g").quiet().read()?
         );
         let mount = format!("{}:/out", dir.display());
-        cmd!(
+        let compile = cmd!(
             sh,
             "docker run --rm --name {CONTAINER} --user {user} --volume {mount} {image}"
-        )
-        .run()
-        .context("the kernel build failed in its container (its output is above)")?;
+        );
+        progress::run(
+            compile,
+            &format!(
+                "compiling the kernel in container {CONTAINER} (tinyconfig: minutes, not hours)"
+            ),
+            "kernel-compile",
+        )?;
         sh.write_file(&stamp, format!("{id}\n"))?;
         println!("the kernel build took {} s", started.elapsed().as_secs());
     }
@@ -272,63 +277,11 @@ fn path(path: &Path) -> Result<&str> {
 }
 
 /// The version in a banner: `Linux version 6.1.x (…` → `6.1.x`.
-fn banner_version(banner: &str) -> Option<&str> {
+pub fn banner_version(banner: &str) -> Option<&str> {
     banner
         .strip_prefix("Linux version ")?
         .split_whitespace()
         .next()
-}
-
-/// The checks of `cargo xtask test`: build in a container, boot, and compare the kernels.
-pub fn tests(sh: &Shell, suite: &mut Suite) {
-    let Some(built) = suite.check("kernel: builds inside a container", || build(sh, false)) else {
-        return;
-    };
-    let Some(host) = suite.check(
-        "kernel: the builder container runs on the host's kernel",
-        || {
-            let host = cmd!(sh, "uname -r").quiet().read()?;
-            let inside = container_kernel(sh, &built.image)?;
-            ensure!(
-                inside == host,
-                "uname -r is {inside} in the container, {host} on the host"
-            );
-            Ok(host)
-        },
-    ) else {
-        return;
-    };
-    let Some(boot) = suite.check("kernel: boots under qemu to our /init", || boot(sh, &built))
-    else {
-        return;
-    };
-    suite.check(
-        "kernel: the banner is the built sources' version, not the host's",
-        || {
-            let version = banner_version(&boot.banner).context("no version in the banner")?;
-            ensure!(
-                version == built.release,
-                "banner says {version}, the sources are {}",
-                built.release
-            );
-            ensure!(version != host, "banner says {version}, as the host does");
-            ensure!(
-                boot.banner.contains("(dockerlab@kernel-builder)"),
-                "not the builder's banner: {}",
-                boot.banner
-            );
-            Ok(())
-        },
-    );
-    suite.check("kernel: user space sees the built kernel", || {
-        let seen = boot.init_line.trim_start_matches(INIT_LINE);
-        ensure!(seen == built.release, "/init saw uname -r {seen}");
-        ensure!(
-            boot.console.contains("reboot: Restarting system"),
-            "the kernel did not end the boot by restarting"
-        );
-        Ok(())
-    });
 }
 
 #[cfg(test)]

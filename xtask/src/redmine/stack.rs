@@ -1,105 +1,20 @@
-//! `cargo xtask redmine`: Redmine with PostgreSQL from redmine/compose.yaml, our theme baked into
-//! the image; up, down, status, logs, backup and restore.
-
-mod checks;
-mod web;
+//! One compose project of the Redmine stack: bringing it up and down, its secrets, and its
+//! backups.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
-use clap::{Args, Subcommand};
 use xshell::{cmd, Shell};
 
 use crate::docker::{self, Flavour};
 use crate::scratch::{random_hex, Scratch};
-use crate::{bases, test::Suite};
+use crate::{bases, progress};
 
 /// The database's user and name, as compose.yaml sets them.
 const DB: &str = "redmine";
 /// Where Redmine keeps attachments in both flavours' images.
 const FILES: &str = "/usr/src/redmine/files";
-
-/// Run Redmine with our theme and PostgreSQL (redmine/compose.yaml), back it up and restore it.
-#[derive(Args)]
-pub struct Redmine {
-    #[command(subcommand)]
-    action: Option<Action>,
-    /// Host port (on 127.0.0.1) to publish Redmine on (nginx's default is 8080).
-    #[arg(long, default_value_t = 3000, global = true)]
-    port: u16,
-}
-
-#[derive(Subcommand)]
-enum Action {
-    /// Build, start and wait until healthy, then print the URL and the admin login (the default).
-    Up,
-    /// Stop and remove the containers; the data stays in the volumes.
-    Down {
-        /// Also delete the volumes: the database, attachments and plugins are lost.
-        #[arg(long)]
-        volumes: bool,
-    },
-    /// Show the containers and their health.
-    Status,
-    /// Show the containers' output.
-    Logs {
-        /// Keep following the output.
-        #[arg(long)]
-        follow: bool,
-    },
-    /// Write a database dump and the attachments into backups/redmine-TIMESTAMP.tar.gz.
-    Backup,
-    /// Replace the database and attachments with those of a backup made by `backup`.
-    Restore {
-        /// The backup file (backups/redmine-….tar.gz).
-        file: PathBuf,
-    },
-}
-
-impl Redmine {
-    pub fn run(self, sh: &Shell) -> Result<()> {
-        docker::engine(sh)?;
-        let root = docker::project_root();
-        let stack = Stack {
-            project: "dockerlab-redmine".into(),
-            port: self.port,
-            secrets: root.join("redmine/.secrets"),
-            backups: root.join("backups"),
-        };
-        match self.action.unwrap_or(Action::Up) {
-            Action::Up => {
-                stack.up(sh)?;
-                println!(
-                    "Redmine is up at http://localhost:{}/ (theme: Administration › Settings › Display)\n\
-                     admin user: admin\nadmin password: {}",
-                    self.port,
-                    stack.admin_password()?
-                );
-            }
-            Action::Down { volumes } => stack.down(sh, volumes)?,
-            Action::Status => {
-                stack.compose(sh, &["ps", "--all"]).run()?;
-            }
-            Action::Logs { follow } => {
-                let follow = follow.then_some("--follow");
-                stack
-                    .compose(sh, &["logs", "--tail", "200"])
-                    .args(follow)
-                    .run()?;
-            }
-            Action::Backup => {
-                let file = stack.backup(sh)?;
-                println!("backup written to {}", file.display());
-            }
-            Action::Restore { file } => {
-                stack.restore(sh, &file)?;
-                println!("restored from {}", file.display());
-            }
-        }
-        Ok(())
-    }
-}
 
 /// Takes a stack of the tests or the benchmark down with its volumes, whatever happened.
 pub struct Teardown<'a>(pub &'a Shell, pub &'a Stack);
@@ -177,7 +92,7 @@ impl Stack {
             bases::ensure(sh, false)?;
         }
         self.ensure_secrets()?;
-        self.compose(
+        let up = self.compose(
             sh,
             &[
                 "up",
@@ -187,15 +102,14 @@ impl Stack {
                 "--wait-timeout",
                 "300",
             ],
+        );
+        let what = format!(
+            "building and starting the Redmine stack (project {}; a first start migrates the database)",
+            self.project
+        );
+        progress::run(up, &what, &self.project).context(
+            "the Redmine stack did not come up (`cargo xtask redmine logs` shows its output)",
         )
-        .run()
-        .with_context(|| {
-            format!(
-                "bringing the Redmine stack up failed (see above; `cargo xtask redmine logs`); \
-                     without a registry use --offline (project {})",
-                self.project
-            )
-        })
     }
 
     pub fn down(&self, sh: &Shell, volumes: bool) -> Result<()> {
@@ -422,9 +336,4 @@ impl Stack {
             .run()?;
         Ok(())
     }
-}
-
-/// The checks of `cargo xtask test` for the Redmine stack.
-pub fn tests(sh: &Shell, suite: &mut Suite) {
-    checks::run(sh, suite);
 }

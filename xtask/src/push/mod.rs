@@ -8,10 +8,12 @@ use clap::Args;
 use xshell::{cmd, Shell};
 
 use crate::docker::{self, Flavour};
-use crate::nginx;
-use crate::test::Suite;
+use crate::{nginx, progress};
 
-mod checks;
+pub mod checks;
+mod names;
+
+use names::{check_registry, check_repository, check_tag, is_digest};
 
 /// Docker Hub's names for itself: pushing to any of them (or without --registry) is Docker Hub.
 const DOCKER_HUB: &[&str] = &["docker.io", "index.docker.io", "registry-1.docker.io"];
@@ -20,11 +22,6 @@ const HUB_NAME: &str = "dockerlab-nginx";
 /// Credentials for a non-interactive login (the password may be a Docker Hub access token).
 const USERNAME_VAR: &str = "DOCKER_USERNAME";
 const PASSWORD_VAR: &str = "DOCKER_PASSWORD";
-/// Longest image name (registry and repository) distribution accepts.
-const NAME_MAX: usize = 255;
-/// Longest tag distribution accepts.
-const TAG_MAX: usize = 128;
-
 /// Publish our nginx image to Docker Hub (default) or any registry, tagged with its version and
 /// git commit, and check that the registry serves the pushed digest.
 #[derive(Args)]
@@ -103,6 +100,22 @@ fn version_tag(flavour: Flavour) -> String {
         .rsplit_once(':')
         .map(|(_, tag)| tag.to_string())
         .unwrap_or(image)
+}
+
+/// What was asked of the registry when it answered with an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    Login,
+    Push,
+}
+
+impl Action {
+    fn verb(self) -> &'static str {
+        match self {
+            Action::Login => "login",
+            Action::Push => "push",
+        }
+    }
 }
 
 /// Where the image goes: a registry (None is Docker Hub), a repository and its tags, all checked.
@@ -243,12 +256,13 @@ impl Target {
             return Ok(());
         }
         let text = String::from_utf8_lossy(&out.stderr);
-        Err(self.failure(&text, "login", user))
+        Err(self.failure(&text, Action::Login, user))
     }
 
     /// `docker push`, its progress shown as it goes; returns the digest the registry reported.
     fn push(&self, reference: &str) -> Result<String> {
         eprintln!("$ docker push {reference}");
+        let step = progress::Step::start(&format!("pushing {reference}"));
         let reader = duct::cmd!("docker", "push", reference)
             .stderr_to_stdout()
             .unchecked()
@@ -257,7 +271,9 @@ impl Target {
         let mut text = String::new();
         for line in BufReader::new(&reader).lines() {
             let line = line.context("reading docker push's output")?;
-            println!("{line}");
+            if progress::verbose() {
+                println!("{line}");
+            }
             text += &line;
             text.push('\n');
         }
@@ -266,8 +282,10 @@ impl Target {
             .context("docker push did not finish")?
             .status;
         if !status.success() {
-            return Err(self.failure(&text, "push", reference));
+            drop(step);
+            return Err(self.failure(&text, Action::Push, reference));
         }
+        step.done();
         digest_in(&text).with_context(|| {
             let last = text.lines().last().unwrap_or("no output");
             format!("docker push of {reference} reported no `digest: sha256:…` line (its last line: {last})")
@@ -299,7 +317,7 @@ impl Target {
     }
 
     /// Docker's error of a login or push, in plain words: one line saying what to do.
-    fn failure(&self, docker_said: &str, action: &str, what: &str) -> anyhow::Error {
+    fn failure(&self, docker_said: &str, action: Action, what: &str) -> anyhow::Error {
         let lower = docker_said.to_lowercase();
         let said = docker_said
             .lines()
@@ -327,7 +345,7 @@ impl Target {
                 "registry {registry} is unreachable ({said}): check --registry and that the \
                  registry is running"
             )
-        } else if action == "login" && any(&["401", "unauthorized", "incorrect username"]) {
+        } else if action == Action::Login && any(&["401", "unauthorized", "incorrect username"]) {
             anyhow!(
                 "{registry} refused the login of {what}: 401 Unauthorized, the user name or \
                  password is wrong; check {USERNAME_VAR} and {PASSWORD_VAR} (a Docker Hub access \
@@ -350,7 +368,7 @@ impl Target {
                 self.repository
             )
         } else {
-            anyhow!("docker {action} of {what} failed: {said}")
+            anyhow!("docker {} of {what} failed: {said}", action.verb())
         }
     }
 }
@@ -364,166 +382,12 @@ fn digest_in(push_output: &str) -> Option<String> {
     })
 }
 
-/// The digest of the `Descriptor` of `docker manifest inspect --verbose`'s JSON.
+/// The digest of the `Descriptor` of `docker manifest inspect --verbose`'s JSON (an object for
+/// a single-platform image; a list would be an array of them).
 fn descriptor_digest(manifest: &str) -> Option<String> {
-    let descriptor = &manifest[manifest.find("\"Descriptor\"")?..];
-    let after = &descriptor[descriptor.find("\"digest\"")? + "\"digest\"".len()..];
-    let value = after.trim_start().strip_prefix(':')?.trim_start();
-    let digest = value.strip_prefix('"')?.split('"').next()?;
+    let manifest: serde_json::Value = serde_json::from_str(manifest).ok()?;
+    let digest = manifest["Descriptor"]["digest"].as_str()?;
     is_digest(digest).then(|| digest.to_string())
-}
-
-fn is_digest(text: &str) -> bool {
-    text.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
-/// `HOST[:PORT]`: DNS labels (or an IPv4 address, or `[IPv6]`), an optional port.
-fn check_registry(registry: &str) -> Result<()> {
-    let invalid = |why: &str| {
-        anyhow!(
-            "invalid registry {registry:?}: {why}; give HOST[:PORT] such as registry.example.com \
-             or 127.0.0.1:5000 (no scheme, no path)"
-        )
-    };
-    let (host, port) = match registry.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') => (host, Some(port)),
-        _ => (registry, None),
-    };
-    if let Some(port) = port {
-        let number = port
-            .parse::<u16>()
-            .ok()
-            .filter(|n| *n > 0 && port.bytes().all(|b| b.is_ascii_digit()));
-        if number.is_none() {
-            return Err(invalid(&format!(
-                "port {port:?} is not a number from 1 to 65535"
-            )));
-        }
-    }
-    if let Some(inside) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        if inside.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(invalid("not an IPv6 address in brackets"));
-        }
-        return Ok(());
-    }
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    };
-    if host.is_empty() || !host.split('.').all(label_ok) {
-        return Err(invalid(
-            "the host must be letters, digits and '-' in dot-separated labels",
-        ));
-    }
-    Ok(())
-}
-
-/// A repository of distribution's reference grammar: `/`-separated path components
-/// `[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*`, the whole name at most 255 characters.
-fn check_repository(repository: &str, docker_hub: bool, name_len: usize) -> Result<()> {
-    let invalid = |why: String| {
-        anyhow!(
-            "invalid repository {repository:?}: {why}; a valid one is NAMESPACE/NAME in lowercase \
-             letters and digits, joined inside a part only by '.', '_', '__' or dashes, such as \
-             alice/dockerlab-nginx"
-        )
-    };
-    if name_len > NAME_MAX {
-        return Err(invalid(format!(
-            "the image name with its registry is {name_len} characters, at most {NAME_MAX} are allowed"
-        )));
-    }
-    if let Some(upper) = repository.chars().find(char::is_ascii_uppercase) {
-        return Err(invalid(format!("it has the uppercase letter {upper:?}")));
-    }
-    if let Some(space) = repository.chars().find(|c| c.is_whitespace()) {
-        return Err(invalid(format!("it has the blank {space:?}")));
-    }
-    let parts: Vec<&str> = repository.split('/').collect();
-    if let Some(bad) = parts.iter().find(|part| !is_path_component(part)) {
-        return Err(invalid(if bad.is_empty() {
-            "it has an empty part (a '/' at an end or twice)".into()
-        } else {
-            format!("its part {bad:?} is not letters and digits joined by '.', '_', '__' or '-'")
-        }));
-    }
-    if parts.len() > 1 && (parts[0].contains('.') || parts[0] == "localhost") {
-        return Err(invalid(format!(
-            "docker would read {:?} as a registry host: pass it with --registry",
-            parts[0]
-        )));
-    }
-    if docker_hub && parts.len() != 2 {
-        return Err(invalid(
-            "Docker Hub repositories are exactly NAMESPACE/NAME (your user or organisation, then \
-             the image)"
-                .into(),
-        ));
-    }
-    Ok(())
-}
-
-/// `[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*`, without a regex engine.
-fn is_path_component(part: &str) -> bool {
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let bytes = part.as_bytes();
-    if !bytes.first().is_some_and(|&b| alnum(b)) || !bytes.last().is_some_and(|&b| alnum(b)) {
-        return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        if alnum(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !alnum(bytes[i]) {
-            i += 1;
-        }
-        let separator = &part[start..i];
-        let allowed = matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-');
-        if !allowed {
-            return false;
-        }
-    }
-    true
-}
-
-/// A tag of distribution's grammar: `[\w][\w.-]{0,127}`.
-fn check_tag(tag: &str) -> Result<()> {
-    let invalid = |why: String| {
-        anyhow!(
-            "invalid tag {tag:?}: {why}; a tag is 1 to {TAG_MAX} letters, digits, '_', '.' or '-', \
-             not starting with '.' or '-', such as 1.0.0 or stable"
-        )
-    };
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    match tag.chars().next() {
-        None => return Err(invalid("it is empty".into())),
-        Some(first) if !word(first) => return Err(invalid(format!("it starts with {first:?}"))),
-        Some(_) => {}
-    }
-    if let Some(bad) = tag.chars().find(|&c| !(word(c) || c == '.' || c == '-')) {
-        return Err(invalid(format!("it has {bad:?}")));
-    }
-    if tag.len() > TAG_MAX {
-        return Err(invalid(format!("it is {} characters long", tag.len())));
-    }
-    Ok(())
-}
-
-/// The checks of `cargo xtask test` for `cargo xtask push` (push/checks.rs).
-pub fn tests(sh: &Shell, suite: &mut Suite) {
-    checks::run(sh, suite);
 }
 
 #[cfg(test)]
@@ -532,87 +396,6 @@ mod tests {
 
     fn tags(list: &[&str]) -> Vec<String> {
         list.iter().map(|t| t.to_string()).collect()
-    }
-
-    #[test]
-    fn path_components_follow_distribution() {
-        for ok in [
-            "nginx",
-            "a",
-            "dockerlab-nginx",
-            "a__b",
-            "a.b",
-            "a_b",
-            "a---b",
-            "x1.2-3_4",
-        ] {
-            assert!(is_path_component(ok), "{ok}");
-        }
-        for bad in [
-            "", "Nginx", "-a", "a-", "a.", ".a", "a..b", "a___b", "a._b", "a-.b", "a b", "é",
-        ] {
-            assert!(!is_path_component(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn tags_follow_distribution() {
-        for ok in ["1.0.0", "1.0.0-offline", "_x", "A", "e2e", &"v".repeat(128)] {
-            assert!(check_tag(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "-rc", ".x", "a b", "a/b", "a:b", "ü", &"v".repeat(129)] {
-            let err = check_tag(bad).unwrap_err().to_string();
-            assert!(
-                err.starts_with("invalid tag") && !err.contains('\n'),
-                "{err}"
-            );
-        }
-    }
-
-    #[test]
-    fn repositories_are_checked() {
-        assert!(check_repository("alice/dockerlab-nginx", true, 21).is_ok());
-        assert!(check_repository("group/sub/app", false, 13).is_ok());
-        assert!(check_repository("app", false, 3).is_ok());
-        for (bad, hub, why) in [
-            ("Alice/nginx", true, "uppercase"),
-            ("alice/my nginx", true, "blank"),
-            ("alice//nginx", false, "empty part"),
-            ("alice/nginx-", false, "part \"nginx-\""),
-            ("nginx", true, "exactly NAMESPACE/NAME"),
-            ("a/b/c", true, "exactly NAMESPACE/NAME"),
-            ("example.com/app", false, "registry host"),
-            ("localhost/app", false, "registry host"),
-        ] {
-            let err = check_repository(bad, hub, bad.len())
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains(why), "{bad}: {err}");
-            assert!(
-                err.contains("alice/dockerlab-nginx"),
-                "says what is valid: {err}"
-            );
-        }
-        let err = check_repository("a/b", false, 256).unwrap_err().to_string();
-        assert!(err.contains("256 characters"), "{err}");
-    }
-
-    #[test]
-    fn registries_are_checked() {
-        for ok in [
-            "127.0.0.1:5000",
-            "localhost:5000",
-            "registry.example.com",
-            "ghcr.io",
-            "[::1]:5000",
-        ] {
-            assert!(check_registry(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "http://x", "x/y", "x:0", "x:70000", "x:", "", "-x.com", "a..b", "[zz]:1", "my host",
-        ] {
-            assert!(check_registry(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]
@@ -646,20 +429,21 @@ mod tests {
     #[test]
     fn docker_errors_in_plain_words() {
         let target = Target::new(Some("127.0.0.1:5000"), Some("a/b"), None, tags(&["1"])).unwrap();
-        let said = |text: &str, action: &str| target.failure(text, action, "x").to_string();
+        let said = |text: &str, action: Action| target.failure(text, action, "x").to_string();
         let wrong =
             "Error response from daemon: login attempt to http://127.0.0.1:5000/v2/ failed \
                      with status: 401 Unauthorized";
-        assert!(said(wrong, "login").contains("user name or password is wrong"));
-        assert!(said("no basic auth credentials", "push").contains("not logged in"));
+        assert!(said(wrong, Action::Login).contains("user name or password is wrong"));
+        assert!(said("no basic auth credentials", Action::Push).contains("not logged in"));
         let refused = "Get \"http://127.0.0.1:5000/v2/\": dial tcp 127.0.0.1:5000: connect: \
                        connection refused";
-        assert!(said(refused, "push").contains("unreachable"));
-        assert!(
-            said("denied: requested access to the resource is denied", "push")
-                .contains("--repository")
-        );
-        assert!(!said("a\nb\n", "push").contains('\n'));
+        assert!(said(refused, Action::Push).contains("unreachable"));
+        assert!(said(
+            "denied: requested access to the resource is denied",
+            Action::Push
+        )
+        .contains("--repository"));
+        assert!(!said("a\nb\n", Action::Push).contains('\n'));
     }
 
     #[test]
@@ -675,5 +459,10 @@ mod tests {
             "0".repeat(64)
         );
         assert_eq!(descriptor_digest(&manifest), Some(format!("sha256:{hex}")));
+        assert_eq!(descriptor_digest(&format!("[{manifest}]")), None, "a list");
+        assert_eq!(
+            descriptor_digest("{\"Descriptor\": {\"digest\": \"sha256:x\"}}"),
+            None
+        );
     }
 }

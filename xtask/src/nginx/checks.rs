@@ -1,120 +1,17 @@
-//! `cargo xtask nginx`: build our nginx image, run it, wait until it answers; or take it down.
+//! The `nginx` group of `cargo xtask test`: our image built, run, and checked from outside.
 
-use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context, Result};
-use clap::{Args, Subcommand};
+use anyhow::{bail, ensure, Context};
 use xshell::{cmd, Shell};
 
+use super::{build, image, HARDENED};
 use crate::docker::{self, Container, Flavour};
+use crate::flavour::PROBE_VAR;
+use crate::harness::{one_error_line, xtask, Suite};
 use crate::http;
-use crate::test::{one_error_line, xtask, Suite};
 
-/// Name of the container `cargo xtask nginx` runs.
-pub const CONTAINER: &str = "dockerlab-nginx";
-/// The hardened way to run it: nothing in the image can change, no capabilities.
-pub const HARDENED: &[&str] = &[
-    "--read-only",
-    "--tmpfs",
-    "/tmp",
-    "--cap-drop",
-    "ALL",
-    "--security-opt",
-    "no-new-privileges",
-];
-/// The repository our nginx image is built into.
-pub const REPOSITORY: &str = "dockerlab/nginx";
-
-/// Build our nginx image, run it and wait until it serves our page.
-#[derive(Args)]
-pub struct Nginx {
-    #[command(subcommand)]
-    action: Option<Action>,
-    /// Host port to publish the page on.
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
-}
-
-#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    /// Build, (re)start the container and wait for the page (the default).
-    Up,
-    /// Stop and remove the container.
-    Down,
-}
-
-impl Nginx {
-    pub fn run(self, sh: &Shell) -> Result<()> {
-        docker::engine(sh)?;
-        if self.action == Some(Action::Down) {
-            docker::remove_container(sh, CONTAINER);
-            println!("{CONTAINER} is removed");
-            return Ok(());
-        }
-        // The port is checked first (our own container may hold it), so a taken one fails fast.
-        docker::remove_container(sh, CONTAINER);
-        docker::port_free(self.port)?;
-        let image = build(sh)?;
-        let publish = format!("{}:8080", self.port);
-        cmd!(
-            sh,
-            "docker run --detach --name {CONTAINER} --publish {publish} {HARDENED...} {image}"
-        )
-        .ignore_stdout()
-        .run()
-        .context("starting the nginx container")?;
-        let url = format!("http://localhost:{}/", self.port);
-        docker::wait_http(
-            &format!("http://127.0.0.1:{}/", self.port),
-            Duration::from_secs(30),
-        )
-        .with_context(|| format!("waiting for our page; see `docker logs {CONTAINER}`"))?;
-        println!("our page is served at {url} (stop it with `cargo xtask nginx down`)");
-        Ok(())
-    }
-}
-
-/// The image reference of the current flavour: `dockerlab/nginx:1.0.0` or `…:1.0.0-offline`.
-pub fn image(flavour: Flavour) -> String {
-    format!(
-        "{REPOSITORY}:{}{}",
-        env!("CARGO_PKG_VERSION"),
-        flavour.tag_suffix()
-    )
-}
-
-/// The build context of the image: configuration, page and both Dockerfiles.
-pub const CONTEXT: &str = "nginx";
-
-/// Builds the image of the current flavour (a warm rebuild is a cache hit) and returns its name.
-pub fn build(sh: &Shell) -> Result<String> {
-    let image = image(Flavour::of(sh));
-    build_in(sh, &image, Path::new(CONTEXT), &[])?;
-    Ok(image)
-}
-
-/// The base image of the current flavour (`FROM` of its Dockerfile).
-pub fn base(sh: &Shell) -> Result<String> {
-    docker::base(sh, Path::new(CONTEXT))
-}
-
-/// Builds the current flavour's Dockerfile of `context` (ours, or a copy of it) into `tag`, with
-/// the build facts; `extra` goes to `docker build` as is (`--no-cache`). The benchmark builds
-/// copies this way.
-pub fn build_in(sh: &Shell, tag: &str, context: &Path, extra: &[&str]) -> Result<()> {
-    let version = format!("VERSION={}", env!("CARGO_PKG_VERSION"));
-    let revision = format!("REVISION={}", docker::git_revision(sh));
-    let created = format!("CREATED={}", docker::git_date(sh));
-    let mut args = extra.to_vec();
-    for arg in [&version, &revision, &created] {
-        args.extend(["--build-arg", arg]);
-    }
-    docker::build(sh, context, tag, &args)
-}
-
-/// The checks of `cargo xtask test` for the nginx image.
-pub fn tests(sh: &Shell, suite: &mut Suite) {
+pub fn run(sh: &Shell, suite: &mut Suite) {
     suite.check("nginx: no engine reachable is one clear error", || {
         let out = xtask(
             sh,
@@ -254,4 +151,74 @@ pub fn tests(sh: &Shell, suite: &mut Suite) {
         );
         Ok(())
     });
+}
+
+/// `--flavour auto` (the default) and `--flavour upstream`, as a user without a registry meets
+/// them: the registry probe is pointed at a closed loopback port for the first, Docker Hub's
+/// own answer decides the second.
+pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
+    let auto = [("XTASK_FLAVOUR", "auto"), ("XTASK_OFFLINE", "false")];
+    suite.check(
+        "nginx: --flavour auto without a registry builds offline and says why",
+        || {
+            let closed = format!("127.0.0.1:{}", docker::free_port()?);
+            let port = docker::free_port()?.to_string();
+            let env = [auto.as_slice(), &[(PROBE_VAR, closed.as_str())]].concat();
+            let out = xtask(sh, &["nginx", "--port", &port], &env);
+            let _ = xtask(sh, &["nginx", "down"], &[]);
+            let out = out?;
+            ensure!(out.status.success(), "cargo xtask nginx failed");
+            let stdout = String::from_utf8(out.stdout)?;
+            let first = stdout.lines().next().unwrap_or_default();
+            let upstream_here = docker::image_exists(sh, &upstream_base(sh)?);
+            if upstream_here {
+                ensure!(
+                    first.starts_with("flavour: upstream ("),
+                    "first line: {first}"
+                );
+            } else {
+                ensure!(
+                    first.starts_with("flavour: offline (no registry reachable: ")
+                        && first.contains(&closed)
+                        && first.ends_with("--flavour upstream to insist"),
+                    "first line: {first}"
+                );
+                let echoed = String::from_utf8_lossy(&out.stderr);
+                ensure!(
+                    echoed.contains(&format!("--tag {}", image(Flavour::Offline))),
+                    "the offline image was not the one built: {echoed}"
+                );
+            }
+            Ok(())
+        },
+    );
+    suite.check(
+        "nginx: --flavour upstream without its base or a registry is one clear error",
+        || {
+            let port = docker::free_port()?.to_string();
+            let args = ["--flavour", "upstream", "nginx", "--port", &port];
+            let out = xtask(sh, &args, &[("XTASK_OFFLINE", "false")]);
+            let _ = xtask(sh, &["nginx", "down"], &[]);
+            let out = out?;
+            let base = upstream_base(sh)?;
+            if out.status.success() {
+                // Docker Hub answered (or the base was here): the upstream image was built.
+                ensure!(docker::image_exists(sh, &base), "built without {base}?");
+                return Ok(());
+            }
+            let error = one_error_line(&out)?;
+            ensure!(
+                error.contains(&base) && error.contains("could not be pulled"),
+                "unclear: {error}"
+            );
+            Ok(())
+        },
+    );
+}
+
+/// The upstream flavour's base of our nginx image, as its Dockerfile names it.
+fn upstream_base(sh: &Shell) -> anyhow::Result<String> {
+    let sh = sh.clone();
+    sh.set_var(docker::FLAVOUR_VAR, "upstream");
+    crate::build::base(&sh, std::path::Path::new(super::CONTEXT))
 }

@@ -1,0 +1,59 @@
+//! The `kernel` group of `cargo xtask test`: a kernel built in a container boots under qemu.
+
+use anyhow::{ensure, Context};
+use xshell::{cmd, Shell};
+
+use super::{banner_version, boot, build, container_kernel, INIT_LINE};
+use crate::harness::Suite;
+
+/// The checks of `cargo xtask test`: build in a container, boot, and compare the kernels.
+pub fn run(sh: &Shell, suite: &mut Suite) {
+    let Some(built) = suite.check("kernel: builds inside a container", || build(sh, false)) else {
+        return;
+    };
+    let Some(host) = suite.check(
+        "kernel: the builder container runs on the host's kernel",
+        || {
+            let host = cmd!(sh, "uname -r").quiet().read()?;
+            let inside = container_kernel(sh, &built.image)?;
+            ensure!(
+                inside == host,
+                "uname -r is {inside} in the container, {host} on the host"
+            );
+            Ok(host)
+        },
+    ) else {
+        return;
+    };
+    let Some(boot) = suite.check("kernel: boots under qemu to our /init", || boot(sh, &built))
+    else {
+        return;
+    };
+    suite.check(
+        "kernel: the banner is the built sources' version, not the host's",
+        || {
+            let version = banner_version(&boot.banner).context("no version in the banner")?;
+            ensure!(
+                version == built.release,
+                "banner says {version}, the sources are {}",
+                built.release
+            );
+            ensure!(version != host, "banner says {version}, as the host does");
+            ensure!(
+                boot.banner.contains("(dockerlab@kernel-builder)"),
+                "not the builder's banner: {}",
+                boot.banner
+            );
+            Ok(())
+        },
+    );
+    suite.check("kernel: user space sees the built kernel", || {
+        let seen = boot.init_line.trim_start_matches(INIT_LINE);
+        ensure!(seen == built.release, "/init saw uname -r {seen}");
+        ensure!(
+            boot.console.contains("reboot: Restarting system"),
+            "the kernel did not end the boot by restarting"
+        );
+        Ok(())
+    });
+}

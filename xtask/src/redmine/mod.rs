@@ -1,0 +1,97 @@
+//! `cargo xtask redmine`: Redmine with PostgreSQL from redmine/compose.yaml, our theme baked into
+//! the image; up, down, status, logs, backup and restore.
+
+pub mod checks;
+mod stack;
+mod web;
+
+pub use stack::{Stack, Teardown};
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use xshell::Shell;
+
+use crate::docker;
+
+/// Run Redmine with our theme and PostgreSQL (redmine/compose.yaml), back it up and restore it.
+#[derive(Args)]
+pub struct Redmine {
+    #[command(subcommand)]
+    action: Option<Action>,
+    /// Host port (on 127.0.0.1) to publish Redmine on (nginx's default is 8080).
+    #[arg(long, default_value_t = 3000, global = true)]
+    port: u16,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Build, start and wait until healthy, then print the URL and the admin login (the default).
+    Up,
+    /// Stop and remove the containers; the data stays in the volumes.
+    Down {
+        /// Also delete the volumes: the database, attachments and plugins are lost.
+        #[arg(long)]
+        volumes: bool,
+    },
+    /// Show the containers and their health.
+    Status,
+    /// Show the containers' output.
+    Logs {
+        /// Keep following the output.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Write a database dump and the attachments into backups/redmine-TIMESTAMP.tar.gz.
+    Backup,
+    /// Replace the database and attachments with those of a backup made by `backup`.
+    Restore {
+        /// The backup file (backups/redmine-….tar.gz).
+        file: PathBuf,
+    },
+}
+
+impl Redmine {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        docker::engine(sh)?;
+        let root = docker::project_root();
+        let stack = Stack {
+            project: "dockerlab-redmine".into(),
+            port: self.port,
+            secrets: root.join("redmine/.secrets"),
+            backups: root.join("backups"),
+        };
+        match self.action.unwrap_or(Action::Up) {
+            Action::Up => {
+                stack.up(sh)?;
+                println!(
+                    "Redmine is up at http://localhost:{}/ (theme: Administration › Settings › Display)\n\
+                     admin user: admin\nadmin password: {}",
+                    self.port,
+                    stack.admin_password()?
+                );
+            }
+            Action::Down { volumes } => stack.down(sh, volumes)?,
+            Action::Status => {
+                stack.compose(sh, &["ps", "--all"]).run()?;
+            }
+            Action::Logs { follow } => {
+                let follow = follow.then_some("--follow");
+                stack
+                    .compose(sh, &["logs", "--tail", "200"])
+                    .args(follow)
+                    .run()?;
+            }
+            Action::Backup => {
+                let file = stack.backup(sh)?;
+                println!("backup written to {}", file.display());
+            }
+            Action::Restore { file } => {
+                stack.restore(sh, &file)?;
+                println!("restored from {}", file.display());
+            }
+        }
+        Ok(())
+    }
+}
