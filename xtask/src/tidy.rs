@@ -249,9 +249,9 @@ fn without_code_spans(line: &str) -> String {
         let fence = &rest[open..open + run];
         let after = &rest[open + run..];
         // The closing run: the same number of backticks, not part of a longer run.
-        let close = after.match_indices(fence).find(|(at, _)| {
-            !after[at + run..].starts_with('`') && !after[..*at].ends_with('`')
-        });
+        let close = after
+            .match_indices(fence)
+            .find(|(at, _)| !after[at + run..].starts_with('`') && !after[..*at].ends_with('`'));
         match close {
             Some((at, _)) => rest = &after[at + run..],
             None => return prose + &rest[open..],
@@ -321,7 +321,13 @@ fn links_are_read_outside_code_and_anchors_as_github_makes_them() {
     let md = "See [a](docs/a.md) and ![b](b.png#x).\n`[not](this)`\n```\n[nor](this)\n```\n\
               ```` ```sh ```` [c](c.md)\n";
     assert_eq!(link_targets(md), ["docs/a.md", "b.png#x", "c.md"]);
-    assert_eq!(anchor(" Benchmark: `cargo xtask bench`"), "benchmark-cargo-xtask-bench");
-    assert_eq!(anchor("Two flavours, one compose file"), "two-flavours-one-compose-file");
+    assert_eq!(
+        anchor(" Benchmark: `cargo xtask bench`"),
+        "benchmark-cargo-xtask-bench"
+    );
+    assert_eq!(
+        anchor("Two flavours, one compose file"),
+        "two-flavours-one-compose-file"
+    );
     assert_eq!(anchors("# A b\n```\n# not\n```\n## C, d\n"), ["a-b", "c-d"]);
 }
