@@ -59,10 +59,9 @@ pub fn layers(out: &[Output]) -> Result<()> {
             "no {instruction} step without a layer in the history"
         );
     }
-    let diff_ids = out[1].text.trim();
     ensure!(
-        diff_ids == "5" && layers == 5,
-        "{diff_ids} layers in RootFS, {layers} layer-making steps in the history; answers.md says five"
+        layers == 5,
+        "{layers} layer-making steps in the history; answers.md says five"
     );
     Ok(())
 }
@@ -124,24 +123,20 @@ pub fn copy_on_write(out: &[Output]) -> Result<()> {
         issue.starts_with('-'),
         "issue in the upper layer is not a file: {issue}"
     );
-    // Container a, from the same image, sees the image's files as they were.
-    let a = &out[5];
+    // Container a, from the same image, sees the image's files as they were; its PID 1 is nginx.
     ensure!(
-        lines(a) == ["0", "/etc/motd"],
-        "a sees b's changes (lines B in its /etc/issue, then its /etc/motd): {}",
-        a.text
+        lines(&out[5]) == ["0", "/etc/motd", "nginx"],
+        "a sees b's changes, or its PID 1 is not nginx (lines B in /etc/issue, /etc/motd, \
+         /proc/1/comm): {}",
+        out[5].text
     );
     Ok(())
 }
 
 pub fn processes(out: &[Output]) -> Result<()> {
-    ensure!(
-        out[0].text.trim() == "nginx",
-        "PID 1 inside is {}",
-        out[0].text
-    );
-    let cpus: usize = out[1].text.trim().parse().context("nproc")?;
-    let nginx: Vec<(u32, &str)> = lines(&out[2])
+    // What nginx's `auto` counts: the CPUs online on the host, as nproc tells the host.
+    let cpus = std::thread::available_parallelism()?.get();
+    let nginx: Vec<(u32, &str)> = lines(&out[0])
         .into_iter()
         .filter(|line| line.contains("nginx: "))
         .filter_map(|line| Some((line.split_whitespace().next()?.parse().ok()?, line)))
@@ -151,7 +146,7 @@ pub fn processes(out: &[Output]) -> Result<()> {
             .iter()
             .any(|(_, l)| l.contains("nginx: master process")),
         "no nginx master in docker top: {}",
-        out[2].text
+        out[0].text
     );
     ensure!(
         nginx.iter().all(|&(pid, _)| pid != 1),
@@ -196,7 +191,7 @@ pub fn stop(out: &[Output]) -> Result<()> {
         out[2].text
     );
     ensure!(
-        lines(&out[3]).contains(&"D /etc/motd"),
+        lines(&out[3]) == ["D /etc/motd"],
         "the stopped container lost its layer: {}",
         out[3].text
     );
@@ -204,18 +199,13 @@ pub fn stop(out: &[Output]) -> Result<()> {
     Ok(())
 }
 
-pub fn host_kernel(out: &[Output]) -> Result<()> {
+pub fn user_mode_linux(out: &[Output]) -> Result<()> {
     let (host, inside) = (out[0].text.trim(), out[1].text.trim());
     ensure!(
         !host.is_empty() && host == inside,
         "host {host}, container {inside}"
     );
-    Ok(())
-}
-
-pub fn user_mode_linux(out: &[Output]) -> Result<()> {
-    let host = out[0].text.trim();
-    let console = &out[1].text;
+    let console = &out[2].text;
     let banner = console
         .lines()
         .find_map(|l| l.find("Linux version ").map(|at| &l[at..]))
