@@ -109,11 +109,11 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
 
 /// The wrk reports of one round, by target name.
 #[derive(Default)]
-pub struct Round(Vec<(&'static str, Wrk)>);
+pub struct Round(Vec<(String, Wrk)>);
 
 impl Round {
-    pub fn push(&mut self, target: &'static str, wrk: Wrk) {
-        self.0.push((target, wrk));
+    pub fn push(&mut self, target: impl Into<String>, wrk: Wrk) {
+        self.0.push((target.into(), wrk));
     }
 
     /// The report on `target` (every round measures every target).
@@ -127,7 +127,7 @@ impl Round {
 }
 
 /// The rows of one target: median requests/s, p50 and p99 over the rounds.
-pub fn wrk_rows(t: &mut Table, target: &'static str, rounds: &[Round], load: &str) {
+pub fn wrk_rows(t: &mut Table, target: &str, rounds: &[Round], load: &str) {
     let column = |f: fn(&Wrk) -> f64| rounds.iter().map(|r| f(&r.of(target))).collect::<Vec<_>>();
     t.median(format!("{target}: requests/s"), &column(|w| w.rps), "req/s")
         .note(load);
@@ -147,8 +147,8 @@ pub fn wrk_rows(t: &mut Table, target: &'static str, rounds: &[Round], load: &st
 /// taken within each round.
 pub fn ratio_rows(
     t: &mut Table,
-    target: &'static str,
-    reference: &'static str,
+    target: &str,
+    reference: &str,
     called: &str,
     rounds: &[Round],
     note: &str,

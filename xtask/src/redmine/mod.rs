@@ -3,7 +3,7 @@
 
 pub mod checks;
 mod stack;
-mod web;
+pub mod web;
 
 pub use stack::{Stack, Teardown};
 
