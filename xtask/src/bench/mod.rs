@@ -25,6 +25,7 @@ mod docs;
 mod fixtures;
 mod host_nginx;
 mod memory;
+mod plain;
 mod redmine;
 mod report;
 mod serving;
