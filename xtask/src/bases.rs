@@ -4,11 +4,11 @@
 //! `docker import` turns it into an image. It is named as ours, never `debian:…`: it is not the
 //! official image, only a base that needs no registry.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
-use crate::docker;
+use crate::{docker, progress};
 
 /// The image every offline Dockerfile starts `FROM`.
 pub const BASE: &str = "dockerlab/bookworm-minbase:local";
@@ -36,7 +36,6 @@ pub fn ensure(sh: &Shell, rebuild: bool) -> Result<()> {
     cmd!(sh, "mmdebstrap --version").quiet().ignore_stdout().run().context(
         "mmdebstrap is needed to build the offline base: install it (apt-get install mmdebstrap)",
     )?;
-    println!("building {BASE} from Debian's mirror (about 30 s)");
     let hook = concat!(
         // Package scripts must not try to start services in an image build.
         r#"printf '#!/bin/sh\nexit 101\n' > "$1/usr/sbin/policy-rc.d"; "#,
@@ -72,10 +71,21 @@ pub fn ensure(sh: &Shell, rebuild: bool) -> Result<()> {
         args.join(" "),
         import.join(" ")
     );
-    duct::cmd("mmdebstrap", args)
+    let step = progress::Step::start(&format!(
+        "building {BASE} from Debian's mirror (about 30 s)"
+    ));
+    let out = duct::cmd("mmdebstrap", args)
         .pipe(duct::cmd("docker", import))
         .stdout_null()
+        .stderr_capture()
+        .unchecked()
         .run()
-        .context("building the Debian base failed (see mmdebstrap's output above): is Debian's mirror reachable?")?;
+        .context("running mmdebstrap | docker import")?;
+    if !out.status.success() {
+        drop(step);
+        progress::show_tail(&String::from_utf8_lossy(&out.stderr));
+        bail!("building the Debian base failed (the last lines are above): is Debian's mirror reachable?");
+    }
+    step.done();
     Ok(())
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::bases;
 use crate::docker::{image_exists, Flavour};
+use crate::{bases, progress};
 
 /// Makes sure the image a Dockerfile starts `FROM` is here: pulls it if needed, and says what to
 /// do when no registry can be reached.
@@ -53,16 +53,10 @@ pub fn build(sh: &Shell, context: &Path, tag: &str, args: &[&str]) -> Result<()>
         ensure_pulled(sh, &base)?;
     }
     let file = dockerfile(sh, context);
-    cmd!(
+    let build = cmd!(
         sh,
-        "docker build --quiet {args...} --file {file} --tag {tag} {context}"
-    )
-    .ignore_stdout()
-    .run()
-    .with_context(|| {
-        format!(
-            "building {tag} from {} failed (docker's output is above)",
-            file.display()
-        )
-    })
+        "docker build {args...} --file {file} --tag {tag} {context}"
+    );
+    let name = tag.replace(['/', ':'], "-");
+    progress::run(build, &format!("building {tag}"), &format!("build-{name}"))
 }

@@ -13,6 +13,7 @@ mod http;
 mod kernel;
 mod lint;
 mod nginx;
+mod progress;
 mod push;
 mod redmine;
 mod registry;
@@ -36,6 +37,10 @@ pub struct Cli {
     /// Short for `--flavour offline` (for machines without a registry).
     #[arg(long, global = true, env = "XTASK_OFFLINE", value_parser = BoolishValueParser::new())]
     offline: bool,
+    /// Show the inside of every long step (docker's build output, compose's progress, the
+    /// kernel's compile) as it happens, instead of a spinner and the last lines on failure.
+    #[arg(long, short, global = true, env = progress::VERBOSE_VAR, value_parser = BoolishValueParser::new())]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -61,6 +66,10 @@ fn main() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.verbose {
+        // Before any thread or child exists: every step and child `cargo xtask` reads it.
+        std::env::set_var(progress::VERBOSE_VAR, "1");
+    }
     let sh = Shell::new()?;
     sh.change_dir(docker::project_root());
     // The flavour is chosen once and travels in the environment, so every docker helper and
@@ -96,6 +105,9 @@ mod tests {
     #[test]
     fn flavour_flags_are_global_and_backed_by_the_environment() {
         use flavour::Choice;
+        // `cargo xtask test` runs `cargo test` with the chosen flavour in its environment.
+        std::env::remove_var("XTASK_OFFLINE");
+        std::env::remove_var(docker::FLAVOUR_VAR);
         let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap();
         let cli = parse(&["xtask", "nginx"]);
         assert_eq!((cli.flavour, cli.offline), (Choice::Auto, false));

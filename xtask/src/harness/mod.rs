@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::time::Instant;
 
+use crate::progress::plain;
 use anyhow::{bail, ensure, Context, Result};
-use capture::{plain, Capture};
+use capture::Capture;
 use xshell::{cmd, Shell};
 
 /// Counts checks and reports each one as it ends: one line each, with its duration. What a

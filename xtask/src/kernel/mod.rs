@@ -10,8 +10,8 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
-use crate::build;
 use crate::docker::{self, Flavour};
+use crate::{build, progress};
 
 /// The builder image; the tag says which kernel series it carries the sources of.
 const REPOSITORY: &str = "dockerlab/kernel-builder";
@@ -85,7 +85,6 @@ pub fn image(flavour: Flavour) -> String {
 /// Builds the builder image of the current flavour (a cache hit when nothing changed).
 pub fn builder(sh: &Shell) -> Result<String> {
     let image = image(Flavour::of(sh));
-    println!("building the builder image {image} (Debian's linux-source-6.1 and compilers)");
     build::build(sh, Path::new("kernel"), &image, &[])?;
     Ok(image)
 }
@@ -113,7 +112,6 @@ pub fn build(sh: &Shell, rebuild: bool) -> Result<Built> {
         let _ = sh.remove_path(&stamp);
         sh.create_dir(&dir)?;
         let started = Instant::now();
-        println!("compiling the kernel in container {CONTAINER} (tinyconfig: minutes, not hours)");
         docker::remove_container(sh, CONTAINER);
         // As the calling user, so that target/ stays theirs.
         let user = format!(
@@ -122,12 +120,17 @@ pub fn build(sh: &Shell, rebuild: bool) -> Result<Built> {
             cmd!(sh, "id -g").quiet().read()?
         );
         let mount = format!("{}:/out", dir.display());
-        cmd!(
+        let compile = cmd!(
             sh,
             "docker run --rm --name {CONTAINER} --user {user} --volume {mount} {image}"
-        )
-        .run()
-        .context("the kernel build failed in its container (its output is above)")?;
+        );
+        progress::run(
+            compile,
+            &format!(
+                "compiling the kernel in container {CONTAINER} (tinyconfig: minutes, not hours)"
+            ),
+            "kernel-compile",
+        )?;
         sh.write_file(&stamp, format!("{id}\n"))?;
         println!("the kernel build took {} s", started.elapsed().as_secs());
     }

@@ -8,7 +8,7 @@ use clap::Args;
 use xshell::{cmd, Shell};
 
 use crate::docker::{self, Flavour};
-use crate::nginx;
+use crate::{nginx, progress};
 
 pub mod checks;
 mod names;
@@ -100,6 +100,22 @@ fn version_tag(flavour: Flavour) -> String {
         .rsplit_once(':')
         .map(|(_, tag)| tag.to_string())
         .unwrap_or(image)
+}
+
+/// What was asked of the registry when it answered with an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    Login,
+    Push,
+}
+
+impl Action {
+    fn verb(self) -> &'static str {
+        match self {
+            Action::Login => "login",
+            Action::Push => "push",
+        }
+    }
 }
 
 /// Where the image goes: a registry (None is Docker Hub), a repository and its tags, all checked.
@@ -240,12 +256,13 @@ impl Target {
             return Ok(());
         }
         let text = String::from_utf8_lossy(&out.stderr);
-        Err(self.failure(&text, "login", user))
+        Err(self.failure(&text, Action::Login, user))
     }
 
     /// `docker push`, its progress shown as it goes; returns the digest the registry reported.
     fn push(&self, reference: &str) -> Result<String> {
         eprintln!("$ docker push {reference}");
+        let step = progress::Step::start(&format!("pushing {reference}"));
         let reader = duct::cmd!("docker", "push", reference)
             .stderr_to_stdout()
             .unchecked()
@@ -254,7 +271,9 @@ impl Target {
         let mut text = String::new();
         for line in BufReader::new(&reader).lines() {
             let line = line.context("reading docker push's output")?;
-            println!("{line}");
+            if progress::verbose() {
+                println!("{line}");
+            }
             text += &line;
             text.push('\n');
         }
@@ -263,8 +282,10 @@ impl Target {
             .context("docker push did not finish")?
             .status;
         if !status.success() {
-            return Err(self.failure(&text, "push", reference));
+            drop(step);
+            return Err(self.failure(&text, Action::Push, reference));
         }
+        step.done();
         digest_in(&text).with_context(|| {
             let last = text.lines().last().unwrap_or("no output");
             format!("docker push of {reference} reported no `digest: sha256:…` line (its last line: {last})")
@@ -296,7 +317,7 @@ impl Target {
     }
 
     /// Docker's error of a login or push, in plain words: one line saying what to do.
-    fn failure(&self, docker_said: &str, action: &str, what: &str) -> anyhow::Error {
+    fn failure(&self, docker_said: &str, action: Action, what: &str) -> anyhow::Error {
         let lower = docker_said.to_lowercase();
         let said = docker_said
             .lines()
@@ -324,7 +345,7 @@ impl Target {
                 "registry {registry} is unreachable ({said}): check --registry and that the \
                  registry is running"
             )
-        } else if action == "login" && any(&["401", "unauthorized", "incorrect username"]) {
+        } else if action == Action::Login && any(&["401", "unauthorized", "incorrect username"]) {
             anyhow!(
                 "{registry} refused the login of {what}: 401 Unauthorized, the user name or \
                  password is wrong; check {USERNAME_VAR} and {PASSWORD_VAR} (a Docker Hub access \
@@ -347,7 +368,7 @@ impl Target {
                 self.repository
             )
         } else {
-            anyhow!("docker {action} of {what} failed: {said}")
+            anyhow!("docker {} of {what} failed: {said}", action.verb())
         }
     }
 }
@@ -408,20 +429,21 @@ mod tests {
     #[test]
     fn docker_errors_in_plain_words() {
         let target = Target::new(Some("127.0.0.1:5000"), Some("a/b"), None, tags(&["1"])).unwrap();
-        let said = |text: &str, action: &str| target.failure(text, action, "x").to_string();
+        let said = |text: &str, action: Action| target.failure(text, action, "x").to_string();
         let wrong =
             "Error response from daemon: login attempt to http://127.0.0.1:5000/v2/ failed \
                      with status: 401 Unauthorized";
-        assert!(said(wrong, "login").contains("user name or password is wrong"));
-        assert!(said("no basic auth credentials", "push").contains("not logged in"));
+        assert!(said(wrong, Action::Login).contains("user name or password is wrong"));
+        assert!(said("no basic auth credentials", Action::Push).contains("not logged in"));
         let refused = "Get \"http://127.0.0.1:5000/v2/\": dial tcp 127.0.0.1:5000: connect: \
                        connection refused";
-        assert!(said(refused, "push").contains("unreachable"));
-        assert!(
-            said("denied: requested access to the resource is denied", "push")
-                .contains("--repository")
-        );
-        assert!(!said("a\nb\n", "push").contains('\n'));
+        assert!(said(refused, Action::Push).contains("unreachable"));
+        assert!(said(
+            "denied: requested access to the resource is denied",
+            Action::Push
+        )
+        .contains("--repository"));
+        assert!(!said("a\nb\n", Action::Push).contains('\n'));
     }
 
     #[test]

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::bases;
 use crate::docker::{self, Flavour};
 use crate::scratch::{random_hex, Scratch};
+use crate::{bases, progress};
 
 /// The database's user and name, as compose.yaml sets them.
 const DB: &str = "redmine";
@@ -92,7 +92,7 @@ impl Stack {
             bases::ensure(sh, false)?;
         }
         self.ensure_secrets()?;
-        self.compose(
+        let up = self.compose(
             sh,
             &[
                 "up",
@@ -102,15 +102,14 @@ impl Stack {
                 "--wait-timeout",
                 "300",
             ],
+        );
+        let what = format!(
+            "building and starting the Redmine stack (project {}; a first start migrates the database)",
+            self.project
+        );
+        progress::run(up, &what, &self.project).context(
+            "the Redmine stack did not come up (`cargo xtask redmine logs` shows its output)",
         )
-        .run()
-        .with_context(|| {
-            format!(
-                "bringing the Redmine stack up failed (see above; `cargo xtask redmine logs`); \
-                     without a registry use --offline (project {})",
-                self.project
-            )
-        })
     }
 
     pub fn down(&self, sh: &Shell, volumes: bool) -> Result<()> {

@@ -16,10 +16,6 @@ pub struct Test {
     /// Run only the groups whose name contains this text (unit, lint, nginx, answers, kernel, …).
     #[arg(long, value_name = "TEXT")]
     only: Option<String>,
-    /// Stream the output of every command the checks run, instead of one line per check (with
-    /// the output in target/logs/).
-    #[arg(long)]
-    verbose: bool,
 }
 
 /// A group of checks: its name and what it runs.
@@ -43,7 +39,7 @@ const GROUPS: &[Group] = &[
 
 impl Test {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        let mut suite = Suite::new(self.verbose)?;
+        let mut suite = Suite::new(crate::progress::verbose())?;
         let selected = GROUPS
             .iter()
             .filter(|(name, _)| self.only.as_deref().is_none_or(|only| name.contains(only)));
