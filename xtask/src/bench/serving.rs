@@ -46,17 +46,23 @@ const TUNED: Config = Config {
     env: &[],
 };
 
-/// One tuning taken back at a time, measured on /projects at 8 clients: what each one brings.
-const WITHOUT: &[Config] = &[
+/// The image with one setting changed at a time, measured on /projects at 8 clients against the
+/// tuned default in the same round: what each tuning brings (or would).
+const VARIANTS: &[Config] = &[
     Config {
-        key: "cluster-only",
-        name: "cluster without YJIT",
+        key: "no-yjit",
+        name: "without YJIT",
         env: &["RUBY_YJIT_ENABLE=0"],
     },
     Config {
-        key: "single-yjit",
-        name: "single process with YJIT",
+        key: "no-cluster",
+        name: "without cluster mode",
         env: &["WEB_CONCURRENCY=0"],
+    },
+    Config {
+        key: "arenas",
+        name: "with MALLOC_ARENA_MAX=2",
+        env: &["MALLOC_ARENA_MAX=2"],
     },
 ];
 
@@ -81,7 +87,7 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let template = Template::of(sh, &stacked)?;
     stack.compose(sh, &["stop", "redmine"]).run()?;
 
-    let configs: Vec<&Config> = [&SINGLE, &TUNED].into_iter().chain(WITHOUT).collect();
+    let configs: Vec<&Config> = [&SINGLE, &TUNED].into_iter().chain(VARIANTS).collect();
     let mut servers = Vec::new();
     for config in &configs {
         servers.push(Server::start(sh, &template, config)?);
@@ -170,14 +176,17 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
                     &rounds,
                     &described,
                 );
-                for config in WITHOUT {
+                for config in VARIANTS {
                     ratio_rows(
                         t,
+                        &tuned,
                         &cell(page.name, clients, config.name),
-                        &cell(page.name, clients, SINGLE.name),
-                        SINGLE.name,
+                        &format!("tuned {}", config.name),
                         &rounds,
-                        &format!("ratio within each round, {}", config.env.join(" ")),
+                        &format!(
+                            "ratio within each round; the same image with {}",
+                            config.env.join(" ")
+                        ),
                     );
                 }
             }
