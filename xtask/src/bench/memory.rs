@@ -13,8 +13,19 @@ use crate::docker::Container;
 pub struct Meter {
     usage: PathBuf,
     stat: PathBuf,
-    /// The `memory.stat` key of the inactive page cache: v1 and v2 name it differently.
+    /// The `memory.stat` keys of the inactive page cache and of anonymous memory (the processes'
+    /// own): v1 and v2 name them differently.
     inactive: &'static str,
+    anon: &'static str,
+}
+
+/// One sample, in bytes.
+#[derive(Clone, Copy, Default, Debug, PartialEq)]
+pub struct Sample {
+    /// Usage minus the inactive page cache: what `docker stats` shows.
+    pub working_set: u64,
+    /// The processes' anonymous memory (heaps, stacks), without any page cache.
+    pub anon: u64,
 }
 
 impl Meter {
@@ -23,7 +34,7 @@ impl Meter {
         let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
         let meter = meter(&text)
             .with_context(|| format!("no memory cgroup in /proc/{pid}/cgroup:\n{text}"))?;
-        meter.working_set().with_context(|| {
+        meter.sample().with_context(|| {
             format!(
                 "reading {} and {}",
                 meter.usage.display(),
@@ -33,16 +44,20 @@ impl Meter {
         Ok(meter)
     }
 
-    /// Bytes in use now, minus the page cache the kernel may reclaim at once.
-    pub fn working_set(&self) -> Result<u64> {
+    /// Bytes in use now.
+    pub fn sample(&self) -> Result<Sample> {
         let usage: u64 = std::fs::read_to_string(&self.usage)?.trim().parse()?;
         let stat = std::fs::read_to_string(&self.stat)?;
-        let inactive = stat
-            .lines()
-            .find_map(|line| line.strip_prefix(self.inactive)?.strip_prefix(' '))
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        Ok(usage.saturating_sub(inactive))
+        let field = |key: &str| {
+            stat.lines()
+                .find_map(|line| line.strip_prefix(key)?.strip_prefix(' '))
+                .and_then(|value| value.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        Ok(Sample {
+            working_set: usage.saturating_sub(field(self.inactive)),
+            anon: field(self.anon),
+        })
     }
 }
 
@@ -59,6 +74,7 @@ fn meter(text: &str) -> Option<Meter> {
                 usage: dir.join("memory.usage_in_bytes"),
                 stat: dir.join("memory.stat"),
                 inactive: "total_inactive_file",
+                anon: "total_rss",
             });
         }
         if controllers.is_empty() {
@@ -67,6 +83,7 @@ fn meter(text: &str) -> Option<Meter> {
                 usage: dir.join("memory.current"),
                 stat: dir.join("memory.stat"),
                 inactive: "inactive_file",
+                anon: "anon",
             });
         }
     }
@@ -74,16 +91,17 @@ fn meter(text: &str) -> Option<Meter> {
 }
 
 /// Runs `f` while sampling every meter every 200 ms; returns what `f` returned and each meter's
-/// peak in MB.
-pub fn peaks_while<T>(meters: &[Meter], f: impl FnOnce() -> T) -> (T, Vec<f64>) {
+/// peaks.
+pub fn peaks_while<T>(meters: &[Meter], f: impl FnOnce() -> T) -> (T, Vec<Sample>) {
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let sampler = scope.spawn(|| {
-            let mut peaks = vec![0u64; meters.len()];
+            let mut peaks = vec![Sample::default(); meters.len()];
             loop {
                 for (peak, meter) in peaks.iter_mut().zip(meters) {
-                    if let Ok(bytes) = meter.working_set() {
-                        *peak = (*peak).max(bytes);
+                    if let Ok(now) = meter.sample() {
+                        peak.working_set = peak.working_set.max(now.working_set);
+                        peak.anon = peak.anon.max(now.anon);
                     }
                 }
                 if done.load(Ordering::Relaxed) {
@@ -95,7 +113,7 @@ pub fn peaks_while<T>(meters: &[Meter], f: impl FnOnce() -> T) -> (T, Vec<f64>) 
         let value = f();
         done.store(true, Ordering::Relaxed);
         let peaks = sampler.join().expect("the sampler does not panic");
-        (value, peaks.into_iter().map(|b| b as f64 / 1e6).collect())
+        (value, peaks)
     })
 }
 
@@ -121,7 +139,7 @@ mod tests {
     }
 
     #[test]
-    fn working_set_leaves_out_the_inactive_cache() {
+    fn samples_leave_out_the_inactive_cache() {
         let dir = crate::scratch::Scratch::temp("meter").unwrap();
         std::fs::write(dir.join("usage"), "1000\n").unwrap();
         std::fs::write(
@@ -133,7 +151,10 @@ mod tests {
             usage: dir.join("usage"),
             stat: dir.join("stat"),
             inactive: "total_inactive_file",
+            anon: "total_rss",
         };
-        assert_eq!(meter.working_set().unwrap(), 700);
+        let sample = meter.sample().unwrap();
+        assert_eq!(sample.working_set, 700);
+        assert_eq!(sample.anon, 5);
     }
 }
