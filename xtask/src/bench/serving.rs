@@ -129,8 +129,7 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
                 for clients in CLIENTS {
                     let load = load(clients, secs, page.logged_in);
                     for server in &servers {
-                        // The configurations that take one tuning back run on the headline
-                        // figure only.
+                        // The variants run on the headline figure only.
                         if !server.headline() && (page.logged_in || clients == 1) {
                             continue;
                         }
