@@ -1,41 +1,79 @@
 #!/bin/bash
-# Our entry point in front of the image's own /docker-entrypoint.sh (the official one upstream,
-# offline/docker-entrypoint.sh offline). A Rails boot costs 5-10 s, so a start does only what the
-# database needs, found out cheaply by db-state.rb (the pg gem, no Rails):
-#   - migrations only when some are missing (a new database, a new Redmine, a new plugin);
-#   - on a database without Redmine's default data: first-start.rb, which gives the admin the
-#     generated password (no forced change) and loads the default data, in one Rails process.
-# A warm start goes straight to the server with REDMINE_NO_DB_MIGRATE set.
+# Our entry point in front of the base image's /docker-entrypoint.sh (the official one upstream,
+# the stand-in's offline). A Rails boot costs 5-10 s, so a server start does only what the
+# database needs. It runs in two passes:
+#   1. as started: anything but a server start goes to /docker-entrypoint.sh as it is. A server
+#      start goes through it too, with REDMINE_NO_DB_MIGRATE=1, wrapped as
+#      `bundle exec dockerlab-entrypoint.sh --prepared rails server …`: the base's entry point
+#      does everything it always does (steps down from root, writes config/database.yml from
+#      REDMINE_DB_* or picks SQLite when none is set, SECRET_KEY_BASE, gems of plugins) and then
+#      runs us again, so the database settings have exactly one reader: the base's.
+#   2. `--prepared`: db-state.rb reads config/database.yml and asks the database, without Rails,
+#      what it needs: migrations only when some are missing (a new database, a new Redmine, a
+#      new plugin); on a database without Redmine's default data, first-start.rb gives the admin
+#      the password from REDMINE_ADMIN_PASSWORD(_FILE) (no forced change) and loads the default
+#      data, in one Rails process. Then the server.
+# A warm start goes straight to the server.
 set -Eeuo pipefail
 
-case ${1:-} in
-rails | rake) ;;
-*) exec /docker-entrypoint.sh "$@" ;;
-esac
-# Only a server start is set up; `rake …` and `rails runner …` run as they are.
-if [[ $1 == rake || ${2:-} != server ]]; then
-    exec /docker-entrypoint.sh "$@"
+# file_env VAR [DEFAULT]: VAR or VAR_FILE, never both (the official images' semantics).
+# shellcheck source-path=SCRIPTDIR source=file-env.sh
+. /usr/local/lib/dockerlab/file-env.sh
+
+server_start() {
+    [[ ${1:-} == rails && ${2:-} =~ ^(server|s)$ ]]
+}
+
+# The digest of every plugin's assets (paths and contents): what Propshaft's manifest was
+# compiled from. The image is compiled without plugins, so a missing stamp is the empty digest.
+plugin_assets_digest() {
+    find plugins/ -path 'plugins/*/assets/*' -type f -print0 | sort -z | xargs -0r sha256sum | sha256sum
+}
+
+if [[ ${1:-} != --prepared ]]; then
+    if ! server_start "$@"; then
+        exec /docker-entrypoint.sh "$@"
+    fi
+    # Read here, so that both REDMINE_ADMIN_PASSWORD and its _FILE set fails at once.
+    file_env REDMINE_ADMIN_PASSWORD
+    # Whether the user asked for no migrations; the base's entry point is told to leave them to
+    # us, plugins' too (it would run those before Redmine's own on a new database): db-state.rb
+    # sees missing plugin migrations as it sees Redmine's.
+    export DOCKERLAB_NO_DB_MIGRATE=${REDMINE_NO_DB_MIGRATE:-}
+    export REDMINE_NO_DB_MIGRATE=1
+    unset REDMINE_PLUGINS_MIGRATE
+    exec /docker-entrypoint.sh bundle exec "$0" --prepared "$@"
+fi
+shift
+
+# Propshaft (Redmine 6) serves plugins' assets from the manifest compiled into the image, and at
+# boot recompiles only files newer than it (redmine.org #44240): a plugin unpacked with its old
+# mtimes would get none. When the plugins' assets differ from what the manifest was compiled
+# from, the manifest goes, and Redmine compiles everything again at boot. Redmine 5 (the offline
+# stand-in) has no manifest: it copies plugins' assets into public/plugin_assets at every boot.
+manifest=public/assets/.manifest.json stamp=public/assets/.dockerlab-plugin-assets
+if [[ -f $manifest ]]; then
+    digest=$(plugin_assets_digest)
+    previous=$(cat "$stamp" 2>/dev/null) || previous=$(sha256sum </dev/null)
+    if [[ $digest != "$previous" ]]; then
+        echo "dockerlab: plugins' assets changed: Redmine compiles the assets again at boot"
+        rm "$manifest"
+        echo "$digest" >"$stamp"
+    fi
 fi
 
 state=$(ruby /usr/local/share/dockerlab/db-state.rb)
 echo "dockerlab: database needs: ${state:-nothing}"
 
-if [[ $state == *migrate* ]]; then
-    /docker-entrypoint.sh rake db:migrate
+if [[ $state == *migrate* && -z ${DOCKERLAB_NO_DB_MIGRATE:-} ]]; then
+    rake db:migrate
     if compgen -G 'plugins/*/init.rb' >/dev/null; then
-        /docker-entrypoint.sh rake redmine:plugins:migrate
+        rake redmine:plugins:migrate
     fi
 fi
-
 if [[ $state == *setup* ]]; then
-    password=
-    if [[ -n ${REDMINE_ADMIN_PASSWORD_FILE:-} ]]; then
-        password=$(<"$REDMINE_ADMIN_PASSWORD_FILE")
-    fi
-    REDMINE_ADMIN_PASSWORD=${REDMINE_ADMIN_PASSWORD:-$password} REDMINE_NO_DB_MIGRATE=1 \
-        /docker-entrypoint.sh rails runner /usr/local/share/dockerlab/first-start.rb
+    rails runner /usr/local/share/dockerlab/first-start.rb
 fi
-unset REDMINE_ADMIN_PASSWORD REDMINE_ADMIN_PASSWORD_FILE
+unset REDMINE_ADMIN_PASSWORD DOCKERLAB_NO_DB_MIGRATE
 
-export REDMINE_NO_DB_MIGRATE=1
-exec /docker-entrypoint.sh "$@"
+exec "$@"

@@ -1,50 +1,95 @@
-//! Building an image of the current flavour: its Dockerfile in a build context, with its base
-//! made sure of first (built on this machine for the offline flavour, pulled for the upstream).
+//! Building an image of the current flavour: the one Dockerfile of a build context, on the base
+//! of the flavour (`--build-arg BASE=…`), with that base made sure of first (built on this
+//! machine for the offline flavour, pulled for the upstream one).
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::docker::{image_exists, Flavour};
 use crate::{bases, progress};
 
-/// Makes sure the image a Dockerfile starts `FROM` is here: pulls it if needed, and says what to
-/// do when no registry can be reached.
+/// Makes sure the image a Dockerfile starts `FROM` is here: pulls it if needed. When the pull
+/// fails, the one error line carries Docker's own reason, and says what to do about the two
+/// usual ones: a tag the registry does not have, a registry that cannot be reached.
 pub fn ensure_pulled(sh: &Shell, image: &str) -> Result<()> {
     if image_exists(sh, image) {
         return Ok(());
     }
-    cmd!(sh, "docker pull --quiet {image}")
-        .run()
-        .with_context(|| {
-            format!(
-                "base image {image} is not here and could not be pulled (no registry reachable?): \
-             use --offline to build on a local Debian base instead"
-            )
-        })
+    let out = cmd!(sh, "docker pull --quiet {image}")
+        .ignore_status()
+        .output()
+        .context("running `docker pull`")?;
+    if out.status.success() {
+        return Ok(());
+    }
+    bail!(
+        "{}",
+        pull_failure(image, &String::from_utf8_lossy(&out.stderr))
+    )
 }
 
-/// The Dockerfile of the current flavour in a build context: `Dockerfile`, or
-/// `Dockerfile.offline` (the same image on the local Debian base).
-pub fn dockerfile(sh: &Shell, context: &Path) -> PathBuf {
-    context.join(Flavour::of(sh).dockerfile())
+/// The one line for a failed pull of `image`, from `docker pull`'s standard error.
+fn pull_failure(image: &str, stderr: &str) -> String {
+    let reason = stderr
+        .lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty())
+        .unwrap_or("no reason given")
+        .trim_start_matches("Error response from daemon: ");
+    let lower = reason.to_lowercase();
+    let advice = if ["manifest unknown", "not found", "does not exist"]
+        .iter()
+        .any(|missing| lower.contains(missing))
+    {
+        "the registry has no such image or tag: fix the pin (the Dockerfile's ARG BASE, or the compose file's image)"
+    } else if [
+        "dial tcp",
+        "lookup ",
+        "no such host",
+        "timeout",
+        "connection refused",
+        "network is unreachable",
+        "tls handshake",
+    ]
+    .iter()
+    .any(|unreachable| lower.contains(unreachable))
+    {
+        "the registry cannot be reached: use --offline to build on a local Debian base instead"
+    } else {
+        "check the name and `docker login`, or use --offline to build on a local Debian base"
+    };
+    format!("base image {image} is not here and could not be pulled ({reason}): {advice}")
 }
 
-/// The image the current flavour's Dockerfile in `context` starts `FROM`.
-pub fn base(sh: &Shell, context: &Path) -> Result<String> {
-    let file = dockerfile(sh, context);
-    let text = sh.read_file(&file)?;
+/// The one Dockerfile of a build context (nginx/, kernel/): both flavours build it.
+pub fn dockerfile(context: &Path) -> PathBuf {
+    context.join("Dockerfile")
+}
+
+/// The default of a Dockerfile's `ARG BASE=…` (the pinned upstream base its `FROM ${BASE}`
+/// uses), from the Dockerfile's text.
+pub fn arg_base(text: &str) -> Option<String> {
     text.lines()
-        .find_map(|line| line.strip_prefix("FROM "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(str::to_string)
-        .with_context(|| format!("{} has no FROM line", file.display()))
+        .take_while(|line| !line.starts_with("FROM "))
+        .find_map(|line| line.strip_prefix("ARG BASE="))
+        .map(|image| image.trim().to_string())
 }
 
-/// Builds the current flavour's Dockerfile of `context` into `tag` (`args` go to `docker build`
-/// as they are), first making sure its base is here: built on this machine for the offline
-/// flavour, pulled for the upstream one.
+/// The image the current flavour's build of `context` starts `FROM`: the Dockerfile's pinned
+/// `ARG BASE` upstream, the local Debian base offline.
+pub fn base(sh: &Shell, context: &Path) -> Result<String> {
+    if Flavour::of(sh) == Flavour::Offline {
+        return Ok(bases::BASE.into());
+    }
+    let file = dockerfile(context);
+    arg_base(&sh.read_file(&file)?)
+        .with_context(|| format!("{} has no `ARG BASE=` before its FROM", file.display()))
+}
+
+/// Builds the Dockerfile of `context` into `tag` on the current flavour's base (`args` go to
+/// `docker build` as they are), first making sure that base is here.
 pub fn build(sh: &Shell, context: &Path, tag: &str, args: &[&str]) -> Result<()> {
     let base = base(sh, context)?;
     if base == bases::BASE {
@@ -52,11 +97,46 @@ pub fn build(sh: &Shell, context: &Path, tag: &str, args: &[&str]) -> Result<()>
     } else {
         ensure_pulled(sh, &base)?;
     }
-    let file = dockerfile(sh, context);
+    let file = dockerfile(context);
+    let base_arg = format!("BASE={base}");
     let build = cmd!(
         sh,
-        "docker build {args...} --file {file} --tag {tag} {context}"
+        "docker build --build-arg {base_arg} {args...} --file {file} --tag {tag} {context}"
     );
     let name = tag.replace(['/', ':'], "-");
     progress::run(build, &format!("building {tag}"), &format!("build-{name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arg_base_is_the_default_before_from() {
+        let text = "# c\nARG BASE=alpine:3.24.1\nFROM ${BASE}\nARG BASE=other:1\n";
+        assert_eq!(arg_base(text).as_deref(), Some("alpine:3.24.1"));
+        assert_eq!(arg_base("FROM x:1\nARG BASE=y:2\n"), None);
+    }
+
+    /// Docker 20.10's own words for the two cases (seen here and against a local registry).
+    #[test]
+    fn pull_failures_say_which_problem() {
+        let missing = pull_failure(
+            "127.0.0.1:5000/x:nope",
+            "Error response from daemon: manifest for 127.0.0.1:5000/x:nope not found: manifest unknown: manifest unknown\n",
+        );
+        assert!(
+            missing.contains("manifest unknown") && missing.contains("has no such image or tag"),
+            "{missing}"
+        );
+        let unreachable = pull_failure(
+            "alpine:3.24.1",
+            "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host\n",
+        );
+        assert!(
+            unreachable.contains("no such host") && unreachable.contains("cannot be reached"),
+            "{unreachable}"
+        );
+        assert!(!unreachable.contains('\n'));
+    }
 }

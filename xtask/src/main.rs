@@ -13,6 +13,7 @@ mod http;
 mod kernel;
 mod lint;
 mod nginx;
+mod pins;
 mod progress;
 mod push;
 mod redmine;
@@ -54,6 +55,7 @@ enum Command {
     Answers(answers::Answers),
     Kernel(kernel::Kernel),
     Bench(bench::Bench),
+    Pins(pins::Pins),
     Test(test::Test),
 }
 
@@ -87,6 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Answers(cmd) => cmd.run(&sh),
         Command::Kernel(cmd) => cmd.run(&sh),
         Command::Bench(cmd) => cmd.run(&sh),
+        Command::Pins(cmd) => cmd.run(&sh),
         Command::Test(cmd) => cmd.run(&sh),
     }
 }

@@ -20,18 +20,39 @@ fn every_command_is_in_the_readme() {
     }
 }
 
+/// A reference names one image for good: a digest, or a tag other than `latest`.
+fn pinned(image: &str) -> bool {
+    let tag = image.rsplit_once(':').map(|(_, tag)| tag);
+    image.contains('@') || tag.is_some_and(|t| t != "latest" && !t.contains('/'))
+}
+
+/// Every `FROM` names a pinned image, or is `FROM ${BASE}` with a pinned `ARG BASE=` default
+/// before it (the upstream base; the offline flavour passes its own).
 #[test]
 fn every_from_is_pinned() {
     for file in dockerfiles().unwrap() {
-        for line in read(&file).lines().filter(|l| l.starts_with("FROM ")) {
+        let text = read(&file);
+        for line in text.lines().filter(|l| l.starts_with("FROM ")) {
             let image = line.split_whitespace().nth(1).unwrap();
-            let tag = image.rsplit_once(':').map(|(_, tag)| tag);
+            let image = if image == "${BASE}" {
+                crate::build::arg_base(&text).unwrap_or_else(|| {
+                    panic!("{file}: FROM ${{BASE}} without an ARG BASE= default")
+                })
+            } else {
+                image.to_string()
+            };
             assert!(
-                image.contains('@') || tag.is_some_and(|t| t != "latest" && !t.contains('/')),
-                "{file}: `{line}` is not pinned to a tag"
+                pinned(&image),
+                "{file}: `{line}` ({image}) is not pinned to a tag"
             );
         }
     }
+}
+
+#[test]
+fn pinned_means_a_tag_or_a_digest() {
+    assert!(pinned("alpine:3.24.1") && pinned("redmine@sha256:ab") && pinned("a/b:local"));
+    assert!(!pinned("alpine") && !pinned("alpine:latest") && !pinned("127.0.0.1:5000/x"));
 }
 
 #[test]
@@ -41,30 +62,31 @@ fn no_latest_tags_anywhere() {
     }
 }
 
-/// The offline Dockerfile must stay the upstream one with another base and package.
+/// One Dockerfile per image: the images of both flavours build from it (`ARG BASE`), so there
+/// is no twin to keep in sync. The stand-ins for official images (`redmine/offline/`) are
+/// offline-only and start from the base `cargo xtask bases` builds (so builds make it first);
+/// every other Dockerfile starts `FROM ${BASE}` with a registry image as its default.
 #[test]
-fn nginx_flavours_differ_only_before_the_configuration() {
-    let tail = |file: &str| {
-        let text = read(file);
-        let at = text
-            .find("\nCOPY nginx.conf")
-            .expect("COPY nginx.conf line");
-        text[at..].to_string()
-    };
-    assert_eq!(tail("nginx/Dockerfile"), tail("nginx/Dockerfile.offline"));
-}
-
-/// Every offline Dockerfile starts from the base `cargo xtask bases` builds (so builds make it
-/// when missing), and every upstream one from a registry image.
-#[test]
-fn offline_dockerfiles_start_from_the_local_base() {
+fn one_dockerfile_per_image_and_the_stand_ins_on_the_local_base() {
     for file in dockerfiles().unwrap() {
-        let from = read(&file)
+        assert!(
+            file.ends_with("/Dockerfile"),
+            "{file}: one Dockerfile per image, no twins"
+        );
+        let text = read(&file);
+        // The image, without a stage name (`FROM ${BASE} AS page`).
+        let from = text
             .lines()
-            .find_map(|l| l.strip_prefix("FROM ").map(str::to_string))
+            .find_map(|l| l.strip_prefix("FROM "))
+            .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("{file} has no FROM"));
-        let local = from.starts_with(crate::bases::BASE);
-        assert_eq!(local, file.ends_with(".offline"), "{file}: FROM {from}");
+        if file.starts_with("redmine/offline/") {
+            assert_eq!(from, crate::bases::BASE, "{file}");
+        } else {
+            assert_eq!(from, "${BASE}", "{file}");
+            let base = crate::build::arg_base(&text).unwrap();
+            assert!(!base.starts_with("dockerlab/"), "{file}: ARG BASE={base}");
+        }
     }
 }
 
@@ -190,4 +212,35 @@ fn imports_are_read_from_use_lines_and_paths() {
                 // crate::nothing\nlet x = crate::http::get(url);";
     let names: Vec<String> = crate_imports(text).into_iter().collect();
     assert_eq!(names, ["bases", "docker", "http", "progress"]);
+}
+
+/// Dependabot reads base images from FROM lines only, not from `ARG BASE=` defaults: the mirror
+/// it watches (.github/base-images/Dockerfile, one stage per image) must name exactly the
+/// defaults of our Dockerfiles, so that its proposals reach them.
+#[test]
+fn dependabot_watches_every_arg_base() {
+    let mirror = read(".github/base-images/Dockerfile");
+    let mut watched: Vec<(String, String)> = mirror
+        .lines()
+        .filter_map(|l| l.strip_prefix("FROM "))
+        .map(|rest| {
+            let (image, stage) = rest.split_once(" AS ").expect("FROM IMAGE AS DIRECTORY");
+            (
+                format!("{}/Dockerfile", stage.trim()),
+                image.trim().to_string(),
+            )
+        })
+        .collect();
+    let mut pinned: Vec<(String, String)> = dockerfiles()
+        .unwrap()
+        .into_iter()
+        .filter_map(|file| crate::build::arg_base(&read(&file)).map(|base| (file, base)))
+        .collect();
+    watched.sort();
+    pinned.sort();
+    assert_eq!(
+        watched, pinned,
+        "update each Dockerfile's ARG BASE= to its line in .github/base-images/Dockerfile \
+         (or the line to the ARG)"
+    );
 }

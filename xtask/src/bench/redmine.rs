@@ -1,7 +1,6 @@
 //! The Redmine stack: its image and what our theme adds to it, cold first start and warm
 //! restart → first 200, on a compose project of its own (fresh volumes and secrets).
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -9,7 +8,6 @@ use xshell::cmd;
 
 use super::report::{number, Table, Target};
 use super::{image_mb, median, Ctx, PREFIX};
-use crate::build;
 use crate::docker::{self, Flavour};
 use crate::redmine::{Stack, Teardown};
 
@@ -17,12 +15,13 @@ use crate::redmine::{Stack, Teardown};
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let sh = ctx.sh;
     let flavour = Flavour::of(sh);
-    let stack = Stack {
-        project: format!("{PREFIX}-redmine"),
-        port: docker::free_port()?,
-        secrets: ctx.dir.join("redmine-secrets"),
-        backups: ctx.dir.join("redmine-backups"),
-    };
+    let stack = Stack::new(
+        &format!("{PREFIX}-redmine"),
+        flavour,
+        docker::free_port()?,
+        &ctx.dir.join("redmine-secrets"),
+        ctx.dir.join("redmine-backups"),
+    );
     // A leftover of an interrupted run would make the first start a warm one.
     let _ = stack.down(sh, true);
     let _teardown = Teardown(sh, &stack);
@@ -32,9 +31,7 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
         Ok(())
     };
     // The images are built (cache hits when nothing changed) before any start is timed.
-    if flavour == Flavour::Offline {
-        crate::bases::ensure(sh, false)?;
-    }
+    stack.bases(sh)?;
     stack.compose(sh, &["build", "--quiet"]).run()?;
 
     let url = format!("{}/", stack.url());
@@ -79,7 +76,7 @@ fn redmine_sizes(ctx: &Ctx, stack: &Stack, t: &mut Table) -> Result<()> {
     let sh = ctx.sh;
     let flavour = Flavour::of(sh);
     let image = stack.image(sh)?;
-    let base = build::base(sh, Path::new("redmine"))?;
+    let base = stack.base(sh)?;
     let (ours, base_mb) = (image_mb(sh, &image)?, image_mb(sh, &base)?);
     t.measured(
         format!(

@@ -20,7 +20,7 @@ use super::report::{number, Table, Target};
 use super::throughput::{ratio_rows, wrk_rows, Round};
 use super::wrk::Load;
 use super::{Ctx, PREFIX};
-use crate::docker::{self, Container};
+use crate::docker::{self, Container, Flavour};
 use crate::redmine::{Stack, Teardown};
 
 /// A configuration of the same image, by its environment.
@@ -73,12 +73,13 @@ const CLIENTS: [u32; 2] = [1, 8];
 
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let sh = ctx.sh;
-    let stack = Stack {
-        project: format!("{PREFIX}-serving"),
-        port: docker::free_port()?,
-        secrets: ctx.dir.join("serving-secrets"),
-        backups: ctx.dir.join("serving-backups"),
-    };
+    let stack = Stack::new(
+        &format!("{PREFIX}-serving"),
+        Flavour::of(sh),
+        docker::free_port()?,
+        &ctx.dir.join("serving-secrets"),
+        ctx.dir.join("serving-backups"),
+    );
     let _ = stack.down(sh, true);
     let _teardown = Teardown(sh, &stack);
     stack.up(sh)?;

@@ -10,6 +10,7 @@ use crate::docker::{self, Container, Flavour};
 use crate::flavour::PROBE_VAR;
 use crate::harness::{one_error_line, xtask, Suite};
 use crate::http;
+use crate::registry::Registry;
 
 pub fn run(sh: &Shell, suite: &mut Suite) {
     suite.check("nginx: no engine reachable is one clear error", || {
@@ -36,6 +37,35 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         );
         Ok(())
     });
+    suite.check(
+        "nginx: a base that cannot be pulled is one line with Docker's reason (no registry vs no tag)",
+        || {
+            let unreachable = format!("127.0.0.1:{}/dockerlab-test/none:1", docker::free_port()?);
+            let err = crate::build::ensure_pulled(sh, &unreachable)
+                .err()
+                .context("the pull from a closed port succeeded")?;
+            let err = format!("{err:#}");
+            ensure!(
+                err.contains("connection refused")
+                    && err.contains("cannot be reached")
+                    && !err.contains('\n'),
+                "unclear: {err}"
+            );
+            let registry = Registry::start(sh, "dockerlab-test", None)?;
+            let missing = format!("{}/dockerlab-test/none:missing", registry.addr);
+            let err = crate::build::ensure_pulled(sh, &missing)
+                .err()
+                .context("the pull of a missing tag succeeded")?;
+            let err = format!("{err:#}");
+            ensure!(
+                err.contains("manifest unknown")
+                    && err.contains("no such image or tag")
+                    && !err.contains('\n'),
+                "unclear: {err}"
+            );
+            Ok(())
+        },
+    );
     let Some(image) = suite.check("nginx: image builds", || build(sh)) else {
         return;
     };

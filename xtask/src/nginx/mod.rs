@@ -85,7 +85,7 @@ pub fn image(flavour: Flavour) -> String {
     )
 }
 
-/// The build context of the image: configuration, page and both Dockerfiles.
+/// The build context of the image: configuration, page and the one Dockerfile of both flavours.
 pub const CONTEXT: &str = "nginx";
 
 /// Builds the image of the current flavour (a warm rebuild is a cache hit) and returns its name.
@@ -95,12 +95,12 @@ pub fn build(sh: &Shell) -> Result<String> {
     Ok(image)
 }
 
-/// The base image of the current flavour (`FROM` of its Dockerfile).
+/// The base image of the current flavour (what its Dockerfile's `FROM ${BASE}` becomes).
 pub fn base(sh: &Shell) -> Result<String> {
     build::base(sh, Path::new(CONTEXT))
 }
 
-/// Builds the current flavour's Dockerfile of `context` (ours, or a copy of it) into `tag`, with
+/// Builds the Dockerfile of `context` on the current flavour's base (ours, or a copy of it) into `tag`, with
 /// the build facts; `extra` goes to `docker build` as is (`--no-cache`). The benchmark builds
 /// copies this way.
 pub fn build_in(sh: &Shell, tag: &str, context: &Path, extra: &[&str]) -> Result<()> {

@@ -5,8 +5,8 @@ use anyhow::{ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::web::{self, between, Api, Browser};
-use super::{Stack, Teardown};
-use crate::docker;
+use super::{contract_checks as contracts, Stack, Teardown};
+use crate::docker::{self, Flavour};
 use crate::harness::{fails_saying, Suite};
 
 /// Our theme's directory name, and the header colour only it gives Redmine.
@@ -28,12 +28,13 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     else {
         return;
     };
-    let stack = Stack {
-        project: "dockerlab-redmine-test".into(),
+    let stack = Stack::new(
+        "dockerlab-redmine-test",
+        Flavour::of(sh),
         port,
-        secrets: work.join("secrets"),
-        backups: work.join("backups"),
-    };
+        &work.join("secrets"),
+        work.join("backups"),
+    );
     let _ = stack.down(sh, true);
     let _teardown = Teardown(sh, &stack);
     let base = stack.url();
@@ -136,6 +137,70 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
+    suite.check(
+        "redmine: a plugin unpacked with old mtimes serves its CSS after down + up",
+        || {
+            contracts::unpack_probe_plugin(sh, &stack)?;
+            stack.down(sh, false)?;
+            stack.up(sh)?;
+            let page = crate::http::get(&format!("{base}/"))?;
+            let href = page
+                .body
+                .split("<link ")
+                .find_map(|l| between(l, r#"href=""#, "\"").filter(|h| h.contains("probe")))
+                .context("no page links the plugin's stylesheet: the plugin is not loaded")?;
+            let css = crate::http::get(&format!("{base}{href}"))?;
+            ensure!(css.status == 200, "{href}: status {}", css.status);
+            ensure!(
+                css.body.contains("dockerlab probe"),
+                "{href} is not the plugin's stylesheet"
+            );
+            still_there(sh, &stack, &fixture)
+        },
+    );
+    suite.check(
+        "redmine: the other flavour's stack never sees this one, and its down --volumes keeps our data",
+        || {
+            let other = Stack::new(
+                "dockerlab-redmine-test",
+                match stack.flavour {
+                    Flavour::Upstream => Flavour::Offline,
+                    Flavour::Offline => Flavour::Upstream,
+                },
+                port,
+                &work.join("secrets"),
+                work.join("backups"),
+            );
+            ensure!(
+                other.project != stack.project && other.secrets != stack.secrets,
+                "both flavours use project {} and {}",
+                stack.project,
+                stack.secrets.display()
+            );
+            let listed = other.compose(sh, &["ps", "--all", "--quiet"]).read()?;
+            ensure!(
+                listed.is_empty(),
+                "`status` of project {} lists containers: {listed}",
+                other.project
+            );
+            other.down(sh, true)?;
+            let running = stack.running(sh)?;
+            ensure!(
+                ["db", "redmine"].iter().all(|s| running.iter().any(|r| r == s)),
+                "our stack stopped: {running:?}"
+            );
+            let label = format!("label=com.docker.compose.project={}", stack.project);
+            let volumes = cmd!(sh, "docker volume ls --quiet --filter {label}").quiet().read()?;
+            ensure!(
+                volumes.lines().count() >= 4
+                    && volumes.lines().all(|v| v.starts_with(&format!("{}_", stack.project))),
+                "the volumes of {} are not its own: {volumes:?}",
+                stack.project
+            );
+            still_there(sh, &stack, &fixture)
+        },
+    );
+    contracts::run(sh, suite, &stack);
     suite.check("redmine: data survives down + up", || {
         stack.down(sh, false)?;
         stack.up(sh)?;

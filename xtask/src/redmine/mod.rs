@@ -2,6 +2,7 @@
 //! the image; up, down, status, logs, backup and restore.
 
 pub mod checks;
+mod contract_checks;
 mod stack;
 pub mod web;
 
@@ -13,7 +14,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use xshell::Shell;
 
-use crate::docker;
+use crate::docker::{self, Flavour};
 
 /// Run Redmine with our theme and PostgreSQL (redmine/compose.yaml), back it up and restore it.
 #[derive(Args)]
@@ -56,12 +57,16 @@ impl Redmine {
     pub fn run(self, sh: &Shell) -> Result<()> {
         docker::engine(sh)?;
         let root = docker::project_root();
-        let stack = Stack {
-            project: "dockerlab-redmine".into(),
-            port: self.port,
-            secrets: root.join("redmine/.secrets"),
-            backups: root.join("backups"),
-        };
+        let secrets = root.join("redmine/.secrets");
+        let flavour = Flavour::of(sh);
+        stack::adopt_flat_secrets(&secrets)?;
+        let stack = Stack::new(
+            "dockerlab-redmine",
+            flavour,
+            self.port,
+            &secrets,
+            root.join("backups"),
+        );
         match self.action.unwrap_or(Action::Up) {
             Action::Up => {
                 stack.up(sh)?;

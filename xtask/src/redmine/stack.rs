@@ -16,6 +16,30 @@ const DB: &str = "redmine";
 /// Where Redmine keeps attachments in both flavours' images.
 const FILES: &str = "/usr/src/redmine/files";
 
+/// Secrets of a stack made before the flavours had folders of their own lie flat in
+/// `redmine/.secrets/`, and belong to the project `dockerlab-redmine`, now the upstream one's:
+/// they move into `upstream/`, once, so that its database keeps its password.
+pub fn adopt_flat_secrets(secrets: &Path) -> Result<()> {
+    let upstream = secrets.join(Flavour::Upstream.name());
+    for name in SECRETS.map(|(name, _)| name) {
+        let flat = secrets.join(name);
+        if flat.is_file() && !upstream.join(name).exists() {
+            std::fs::create_dir_all(&upstream)?;
+            std::fs::rename(&flat, upstream.join(name)).with_context(|| {
+                format!("moving {} into {}", flat.display(), upstream.display())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The secrets compose.yaml mounts, and how many random bytes each gets.
+const SECRETS: [(&str, usize); 3] = [
+    ("db_password", 24),
+    ("admin_password", 18),
+    ("secret_key_base", 64),
+];
+
 /// Takes a stack of the tests or the benchmark down with its volumes, whatever happened.
 pub struct Teardown<'a>(pub &'a Shell, pub &'a Stack);
 
@@ -29,6 +53,8 @@ impl Drop for Teardown<'_> {
 #[derive(Clone)]
 pub struct Stack {
     pub project: String,
+    /// Which compose files, and so which images, the project runs.
+    pub flavour: Flavour,
     pub port: u16,
     /// Where the generated secrets live (gitignored; compose reads them from here).
     pub secrets: PathBuf,
@@ -36,16 +62,29 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// The stack called `name` in `flavour`: project `name` upstream and `name-offline` offline,
+    /// so that the two flavours never share containers or volumes (PostgreSQL 17 would refuse a
+    /// 15 data directory, Redmine 6 a 5.0 schema); secrets in `secrets/<flavour>/`.
+    pub fn new(name: &str, flavour: Flavour, port: u16, secrets: &Path, backups: PathBuf) -> Stack {
+        Stack {
+            project: format!("{name}{}", flavour.tag_suffix()),
+            flavour,
+            port,
+            secrets: secrets.join(flavour.name()),
+            backups,
+        }
+    }
+
     /// `docker compose` on this project, with the flavour's files and our variables.
     pub fn compose<'a>(&self, sh: &'a Shell, args: &[&str]) -> xshell::Cmd<'a> {
-        let argv = self.compose_argv(sh, args);
+        let argv = self.compose_argv(args);
         cmd!(sh, "docker {argv...}").envs(self.compose_env(sh))
     }
 
     /// The same for commands whose input or output is binary (dumps, archives): duct, echoed
     /// like xshell does.
-    fn compose_bytes(&self, sh: &Shell, args: &[&str]) -> duct::Expression {
-        let argv = self.compose_argv(sh, args);
+    pub fn compose_bytes(&self, sh: &Shell, args: &[&str]) -> duct::Expression {
+        let argv = self.compose_argv(args);
         println!("$ docker {}", argv.join(" "));
         self.compose_env(sh)
             .into_iter()
@@ -54,7 +93,7 @@ impl Stack {
             })
     }
 
-    fn compose_argv(&self, sh: &Shell, args: &[&str]) -> Vec<String> {
+    fn compose_argv(&self, args: &[&str]) -> Vec<String> {
         let mut argv = vec![
             "compose".into(),
             "--project-name".into(),
@@ -62,7 +101,7 @@ impl Stack {
         ];
         argv.push("--file".into());
         argv.push("redmine/compose.yaml".into());
-        if Flavour::of(sh) == Flavour::Offline {
+        if self.flavour == Flavour::Offline {
             argv.push("--file".into());
             argv.push("redmine/compose.offline.yaml".into());
         }
@@ -83,14 +122,27 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Makes sure the image our Redmine image is built on is here. Offline that is the stand-in
+    /// for the official redmine image, built on the local Debian base: compose builds services
+    /// side by side, so it comes first. Upstream, compose pulls the official image itself.
+    pub fn bases(&self, sh: &Shell) -> Result<()> {
+        if self.flavour == Flavour::Offline {
+            bases::ensure(sh, false)?;
+            self.compose(sh, &["build", "--quiet", "redmine-standin"])
+                .run()
+                .context(
+                    "building the offline stand-in for the redmine image failed (see above)",
+                )?;
+        }
+        Ok(())
+    }
+
     /// Builds (cache hits when nothing changed), starts and waits until both services are healthy.
     pub fn up(&self, sh: &Shell) -> Result<()> {
         if !self.running(sh)?.iter().any(|s| s == "redmine") {
             docker::port_free(self.port)?;
         }
-        if Flavour::of(sh) == Flavour::Offline {
-            bases::ensure(sh, false)?;
-        }
+        self.bases(sh)?;
         self.ensure_secrets()?;
         let up = self.compose(
             sh,
@@ -118,12 +170,34 @@ impl Stack {
         Ok(())
     }
 
+    /// The image our Redmine image is built `FROM` in this project: the `BASE` build argument
+    /// the compose files give (the offline stand-in), else the Dockerfile's pinned default.
+    pub fn base(&self, sh: &Shell) -> Result<String> {
+        let config = self
+            .compose(sh, &["config", "--format", "json"])
+            .quiet()
+            .read()?;
+        let config: serde_json::Value =
+            serde_json::from_str(&config).context("reading `docker compose config`")?;
+        if let Some(base) = config["services"]["redmine"]["build"]["args"]["BASE"].as_str() {
+            return Ok(base.to_string());
+        }
+        let dockerfile = docker::project_root().join("redmine/Dockerfile");
+        crate::build::arg_base(&sh.read_file(&dockerfile)?)
+            .context("redmine/Dockerfile has no `ARG BASE=` before its FROM")
+    }
+
     /// The id of the image the Redmine container runs.
     pub fn image(&self, sh: &Shell) -> Result<String> {
-        let id = self.compose(sh, &["ps", "--quiet", "redmine"]).read()?;
+        self.service_image(sh, "redmine")
+    }
+
+    /// The id of the image a service's container runs.
+    pub fn service_image(&self, sh: &Shell, service: &str) -> Result<String> {
+        let id = self.compose(sh, &["ps", "--quiet", service]).read()?;
         ensure!(
             !id.is_empty(),
-            "no Redmine container in project {}",
+            "no {service} container in project {}",
             self.project
         );
         let format = "{{.Image}}";
@@ -171,11 +245,7 @@ impl Stack {
     fn ensure_secrets(&self) -> Result<()> {
         std::fs::create_dir_all(&self.secrets)?;
         std::fs::set_permissions(&self.secrets, std::fs::Permissions::from_mode(0o700))?;
-        for (name, bytes) in [
-            ("db_password", 24),
-            ("admin_password", 18),
-            ("secret_key_base", 64),
-        ] {
+        for (name, bytes) in SECRETS {
             let path = self.secrets.join(name);
             if path.exists() {
                 continue;

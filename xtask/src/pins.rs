@@ -1,0 +1,98 @@
+//! `cargo xtask pins`: every image the project pins (each Dockerfile's `ARG BASE` default and
+//! registry `FROM`, each compose image we do not build) must resolve on its registry. CI runs it
+//! where a registry exists (.github/workflows/ci.yml), so that a tag that was never there, or
+//! has gone, fails with its name; Dependabot proposes the newer ones.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use xshell::{cmd, Shell};
+
+use crate::{build, docker, lint};
+
+/// Check that every pinned base and compose image resolves on its registry (needs one).
+#[derive(Args)]
+pub struct Pins {}
+
+impl Pins {
+    pub fn run(self, sh: &Shell) -> Result<()> {
+        let images = pinned_images()?;
+        let mut unresolved = Vec::new();
+        for image in &images {
+            // The registry's manifest (or index) of the tag: asked by the client, no engine.
+            let out = cmd!(sh, "docker manifest inspect {image}")
+                .quiet()
+                .ignore_status()
+                .output()?;
+            if out.status.success() {
+                println!("resolves: {image}");
+            } else {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let reason = stderr
+                    .lines()
+                    .rfind(|l| !l.trim().is_empty())
+                    .unwrap_or("no answer");
+                unresolved.push(format!("{image} ({})", reason.trim()));
+            }
+        }
+        if !unresolved.is_empty() {
+            bail!(
+                "{} of {} pinned images do not resolve on their registry: {}",
+                unresolved.len(),
+                images.len(),
+                unresolved.join("; ")
+            );
+        }
+        println!("all {} pinned images resolve", images.len());
+        Ok(())
+    }
+}
+
+/// The registry images the project pins, sorted, each once: the defaults of `ARG BASE`, the
+/// other `FROM`s, and compose's `image:`s, except our own (`dockerlab/…`, built here).
+pub fn pinned_images() -> Result<Vec<String>> {
+    let root = docker::project_root();
+    let mut images = Vec::new();
+    for file in lint::dockerfiles()? {
+        let text = std::fs::read_to_string(root.join(&file))?;
+        images.extend(build::arg_base(&text));
+        images.extend(
+            text.lines()
+                .filter_map(|line| line.strip_prefix("FROM "))
+                .filter_map(|rest| rest.split_whitespace().next())
+                .filter(|image| !image.starts_with('$'))
+                .map(str::to_string),
+        );
+    }
+    for file in ["redmine/compose.yaml", "redmine/compose.offline.yaml"] {
+        let text = std::fs::read_to_string(root.join(file))?;
+        images.extend(
+            text.lines()
+                .filter_map(|line| line.trim_start().strip_prefix("image:"))
+                .map(|image| image.trim().trim_start_matches(['&', '*']))
+                .filter_map(|image| image.split_whitespace().last())
+                .map(str::to_string),
+        );
+    }
+    images.retain(|image| !image.starts_with("dockerlab/"));
+    images.sort();
+    images.dedup();
+    Ok(images)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pins of both flavours' upstream images, and none of ours.
+    #[test]
+    fn every_upstream_image_is_pinned_and_checked() {
+        let images = pinned_images().unwrap();
+        for name in ["alpine:", "debian:", "redmine:", "postgres:"] {
+            assert!(
+                images.iter().any(|image| image.starts_with(name)),
+                "{name} missing from {images:?}"
+            );
+        }
+        assert!(images.iter().all(|image| !image.starts_with("dockerlab/")));
+    }
+}

@@ -1,0 +1,305 @@
+//! Checks that the stack's images keep the contracts of the official images they are (upstream)
+//! or stand in for (offline), run as users run them, outside the stack: `docker run` with the
+//! documented variables, then what PostgreSQL, Redmine and `docker inspect` say.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use xshell::{cmd, Shell};
+
+use super::{web, Stack};
+use crate::docker::{self, Container};
+use crate::harness::Suite;
+use crate::scratch::Scratch;
+
+/// The containers these checks start, removed at the end of each.
+const PREFIX: &str = "dockerlab-redmine-test-contract";
+
+pub fn run(sh: &Shell, suite: &mut Suite, stack: &Stack) {
+    let Some((db, redmine)) = suite.check("redmine: the stack's two images", || {
+        Ok((stack.service_image(sh, "db")?, stack.image(sh)?))
+    }) else {
+        return;
+    };
+    suite.check(
+        "redmine: database init scripts (*.sql, *.sh, *.sql.gz) run once, in order, on a new data directory",
+        || init_scripts(sh, &db),
+    );
+    for (image, set) in [
+        (
+            &db,
+            ["POSTGRES_PASSWORD=a", "POSTGRES_PASSWORD_FILE=/dev/null"],
+        ),
+        (
+            &redmine,
+            [
+                "REDMINE_ADMIN_PASSWORD=a",
+                "REDMINE_ADMIN_PASSWORD_FILE=/dev/null",
+            ],
+        ),
+        (
+            &redmine,
+            [
+                "REDMINE_DB_PASSWORD=a",
+                "REDMINE_DB_PASSWORD_FILE=/dev/null",
+            ],
+        ),
+    ] {
+        let var = set[0].split('=').next().unwrap_or_default();
+        suite.check(
+            &format!("redmine: {var} and {var}_FILE both set fail with one clear line"),
+            || both_set(sh, image, &set),
+        );
+    }
+    suite.check(
+        "redmine: with no database configured the image serves on SQLite, kept in a volume",
+        || sqlite(sh, &redmine),
+    );
+}
+
+/// The documented contract of the official postgres image's first start: scripts in
+/// /docker-entrypoint-initdb.d/ run in order on a new data directory and never again;
+/// POSTGRES_INITDB_ARGS reaches initdb; PGDATA may be a subdirectory of the volume; other hosts
+/// authenticate with the server's password_encryption (POSTGRES_HOST_AUTH_METHOD unset).
+fn init_scripts(sh: &Shell, image: &str) -> Result<()> {
+    let dir = Scratch::temp("initdb")?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    let files = [
+        (
+            "10-table.sql",
+            "CREATE TABLE dockerlab_init (id serial, step text);\nINSERT INTO dockerlab_init (step) VALUES ('sql');\n",
+        ),
+        (
+            "20-step.sh",
+            "psql -v ON_ERROR_STOP=1 --username \"$POSTGRES_USER\" --dbname \"$POSTGRES_DB\" \
+             -c \"INSERT INTO dockerlab_init (step) VALUES ('sh')\"\n",
+        ),
+        (
+            "30-more.sql",
+            "INSERT INTO dockerlab_init (step) VALUES ('sql.gz');\n",
+        ),
+    ];
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+    }
+    let plain = dir.join("30-more.sql");
+    cmd!(sh, "gzip -n {plain}").quiet().run()?;
+    std::fs::set_permissions(
+        dir.join("30-more.sql.gz"),
+        std::fs::Permissions::from_mode(0o644),
+    )?;
+
+    let mount = format!("{}:/docker-entrypoint-initdb.d:ro", dir.path().display());
+    let db = Container::run(
+        sh,
+        &format!("{PREFIX}-initdb"),
+        &[
+            "--env",
+            "POSTGRES_PASSWORD=contract",
+            "--env",
+            "POSTGRES_DB=probe",
+            "--env",
+            "POSTGRES_INITDB_ARGS=--data-checksums",
+            "--env",
+            "PGDATA=/var/lib/postgresql/data/pgdata",
+            "--volume",
+            &mount,
+            image,
+        ],
+    )?;
+    let psql = |sql: &str| -> Result<String> {
+        let name = &db.name;
+        Ok(
+            cmd!(sh, "docker exec {name} psql --username=postgres --dbname=probe --tuples-only --no-align --command {sql}")
+                .quiet()
+                .read()?,
+        )
+    };
+    let steps = "SELECT string_agg(step, ',' ORDER BY id) FROM dockerlab_init";
+    ready(sh, &db.name)?;
+    let first = psql(steps)?;
+    ensure!(
+        first == "sql,sh,sql.gz",
+        "after the first start the scripts left {first:?}, not sql,sh,sql.gz (in that order)"
+    );
+    let name = &db.name;
+    cmd!(sh, "docker restart {name}")
+        .quiet()
+        .ignore_stdout()
+        .run()?;
+    ready(sh, &db.name)?;
+    let second = psql(steps)?;
+    ensure!(
+        second == first,
+        "after a restart the table holds {second:?}: the scripts ran again"
+    );
+    let checksums = psql("SHOW data_checksums")?;
+    ensure!(
+        checksums == "on",
+        "POSTGRES_INITDB_ARGS=--data-checksums did not reach initdb"
+    );
+    let data = psql("SHOW data_directory")?;
+    ensure!(
+        data == "/var/lib/postgresql/data/pgdata",
+        "PGDATA was not honoured: the data is in {data}"
+    );
+    let auth =
+        psql("SELECT auth_method FROM pg_hba_file_rules WHERE type = 'host' AND address = 'all'")?;
+    ensure!(
+        auth == "scram-sha-256",
+        "other hosts authenticate with {auth:?}, not scram-sha-256"
+    );
+    Ok(())
+}
+
+/// Waits until the container's server accepts connections on the network (the init's temporary
+/// server listens on the socket only).
+fn ready(sh: &Shell, name: &str) -> Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(90) {
+        let up = cmd!(sh, "docker exec {name} pg_isready --quiet --host=127.0.0.1")
+            .quiet()
+            .ignore_stderr()
+            .run();
+        if up.is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let logs = cmd!(sh, "docker logs --tail 20 {name}")
+        .quiet()
+        .ignore_status()
+        .output()?;
+    anyhow::bail!(
+        "{name} did not accept connections within 90 s: {}",
+        String::from_utf8_lossy(&logs.stderr).trim()
+    )
+}
+
+/// `docker run IMAGE` with a variable and its _FILE both set: it must fail at once, with one
+/// line `error: …` that names the two.
+fn both_set(sh: &Shell, image: &str, set: &[&str; 2]) -> Result<()> {
+    // REDMINE_DB_POSTGRES makes the base's entry point read the database settings.
+    let [one, other] = set;
+    let out = cmd!(
+        sh,
+        "timeout 120 docker run --rm --env {one} --env {other} --env REDMINE_DB_POSTGRES=db {image}"
+    )
+    .quiet()
+    .ignore_status()
+    .output()?;
+    ensure!(!out.status.success(), "the container started");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    let var = set[0].split('=').next().unwrap_or_default();
+    ensure!(
+        errors.len() == 1 && errors[0].contains(var) && errors[0].contains(&format!("{var}_FILE")),
+        "not one clear line naming {var} and {var}_FILE: {stderr:?}"
+    );
+    Ok(())
+}
+
+/// The official redmine image starts on SQLite when no database is configured; ours too, with
+/// the database in a volume, and the admin password from a _FILE read as the shell's `$(< file)`
+/// reads it (its trailing newlines dropped).
+fn sqlite(sh: &Shell, image: &str) -> Result<()> {
+    let dir = Scratch::temp("sqlite-secret")?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    let secret = dir.join("admin_password");
+    std::fs::write(&secret, "sqlite-contract-admin\n\n")?;
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644))?;
+    let mount = format!("{}:/run/dockerlab:ro", dir.path().display());
+    let redmine = Container::run(
+        sh,
+        &format!("{PREFIX}-sqlite"),
+        &[
+            "--publish",
+            "127.0.0.1::3000",
+            "--env",
+            "REDMINE_ADMIN_PASSWORD_FILE=/run/dockerlab/admin_password",
+            "--volume",
+            &mount,
+            image,
+        ],
+    )?;
+    let base = format!("http://{}", redmine.published(3000)?);
+    // compose.yaml's start_period for Redmine: migrations on SQLite are the slow part
+    docker::wait_http(&format!("{base}/login"), Duration::from_secs(240)).with_context(|| {
+        format!(
+            "Redmine without a database did not serve; see `docker logs {}`",
+            redmine.name
+        )
+    })?;
+    let mount_type = redmine.inspect(
+        r#"{{range .Mounts}}{{if eq .Destination "/usr/src/redmine/sqlite"}}{{.Type}}{{end}}{{end}}"#,
+    )?;
+    ensure!(
+        mount_type == "volume",
+        "/usr/src/redmine/sqlite is not a volume (mount: {mount_type:?})"
+    );
+    let name = &redmine.name;
+    cmd!(
+        sh,
+        "docker exec {name} test -s /usr/src/redmine/sqlite/redmine.db"
+    )
+    .quiet()
+    .run()
+    .context("no SQLite database in the volume")?;
+    web::login(&base, "admin", "sqlite-contract-admin")
+        .context("the admin password from the _FILE (trailing newlines dropped) does not log in")?;
+    Ok(())
+}
+
+/// The tiny plugin the checks unpack into the plugins volume (redmine/test-plugin/).
+pub fn probe_plugin() -> std::path::PathBuf {
+    docker::project_root().join("redmine/test-plugin")
+}
+
+/// Unpacks the probe plugin into the running Redmine container's plugins volume with the mtimes
+/// of an old release (2001), as `tar -x` of a downloaded plugin leaves them.
+pub fn unpack_probe_plugin(sh: &Shell, stack: &Stack) -> Result<()> {
+    let from: &Path = &probe_plugin();
+    let tar = duct::cmd!(
+        "tar",
+        "-C",
+        from,
+        "--mtime=2001-01-01 00:00:00",
+        "--owner=0",
+        "--group=0",
+        "-cf",
+        "-",
+        "dockerlab_probe"
+    );
+    let unpack = stack.compose_bytes(
+        sh,
+        &["exec", "-T", "redmine", "tar", "-C", "plugins", "-xf", "-"],
+    );
+    tar.pipe(unpack)
+        .run()
+        .context("unpacking the probe plugin")?;
+    let stat = stack
+        .compose(
+            sh,
+            &[
+                "exec",
+                "-T",
+                "redmine",
+                "stat",
+                "-c",
+                "%Y",
+                "plugins/dockerlab_probe/assets/stylesheets/probe.css",
+            ],
+        )
+        .quiet()
+        .read()?;
+    let mtime: u64 = stat.trim().parse().context("reading the plugin's mtime")?;
+    ensure!(
+        mtime < 1_000_000_000,
+        "the plugin's files are not old ({mtime})"
+    );
+    Ok(())
+}
