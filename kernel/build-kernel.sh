@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds a tiny Linux kernel from Debian's linux-source-6.1 and an initramfs for it, into the
-# directory given as $1: bzImage, init.cpio, kernel.release, config.
+# directory given as $1: bzImage, init.cpio, kernel.release, config; and the same sources as
+# User-mode Linux, `linux`, a kernel that runs as an ordinary process.
 # Run by `cargo xtask kernel` in the kernel-builder container; plain user-space work: unpack,
 # configure, compile. Nothing here needs privileges, or the host's kernel.
 set -eu
@@ -48,3 +49,24 @@ cp arch/x86/boot/bzImage "$work/init.cpio" "$out/"
 cp .config "$out/config"
 make -s ARCH=x86_64 kernelrelease > "$out/kernel.release"
 step "built Linux $(cat "$out/kernel.release"): $(wc -c < arch/x86/boot/bzImage) bytes of bzImage"
+
+# User-mode Linux: the same sources built for ARCH=um are a Linux program that runs a Linux
+# kernel as an ordinary process (its user space runs as ptraced child processes), so it runs in
+# a container (answers.md, section 3). tinyconfig again, plus printk, a console on the process's
+# own stdout (and the null channel for the consoles it does not use), initramfs support and ELF
+# binaries: the same init.cpio boots it.
+step "configuring User-mode Linux: make ARCH=um tinyconfig + console and initramfs"
+make -s ARCH=x86_64 mrproper
+make -s ARCH=um SUBARCH=x86_64 tinyconfig >/dev/null
+options="PRINTK TTY STDERR_CONSOLE NULL_CHAN BLK_DEV_INITRD BINFMT_ELF"
+for option in $options; do
+    scripts/config --enable "$option"
+done
+make -s ARCH=um SUBARCH=x86_64 olddefconfig
+for option in $options; do
+    grep -qx "CONFIG_$option=y" .config || { echo "CONFIG_$option did not stay enabled" >&2; exit 1; }
+done
+step "compiling User-mode Linux with make ARCH=um -j$(nproc) linux"
+make ARCH=um SUBARCH=x86_64 KBUILD_BUILD_USER=dockerlab KBUILD_BUILD_HOST=kernel-builder -j"$(nproc)" linux
+cp linux "$out/linux"
+step "built User-mode Linux $(make -s ARCH=um SUBARCH=x86_64 kernelrelease): $(wc -c < linux) bytes of linux"

@@ -1,7 +1,9 @@
 /*
  * The whole user space of the test initramfs: /init says which kernel it runs on, then asks
  * the kernel to restart the machine, which `qemu -no-reboot` turns into qemu's exit.
- * (Power-off would need ACPI, which the tiny configuration leaves out.)
+ * (Power-off would need ACPI, which the tiny configuration leaves out.) With the argument
+ * `poweroff` (a word on the kernel command line) it powers off instead: User-mode Linux
+ * restarts by running itself again, and exits on a power-off.
  *
  * No libc, so it needs nothing from the kernel but a few x86_64 system calls:
  *   gcc -static -nostdlib -ffreestanding -fno-stack-protector -Os -o init init.c
@@ -16,6 +18,7 @@
 #define REBOOT_MAGIC1 0xfee1deadL
 #define REBOOT_MAGIC2 672274793L
 #define REBOOT_CMD_RESTART 0x01234567L
+#define REBOOT_CMD_POWER_OFF 0x4321fedcL
 
 /* struct utsname of the system call: six fields of 65 bytes. */
 struct utsname {
@@ -46,9 +49,17 @@ static void say(long fd, const char *s)
     syscall4(SYS_write, fd, (long)s, (long)length(s), 0);
 }
 
-int main(void)
+static int same(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+int main(long argc, char **argv)
 {
     static struct utsname uts;
+    long cmd = argc > 1 && same(argv[1], "poweroff") ? REBOOT_CMD_POWER_OFF : REBOOT_CMD_RESTART;
     long console = syscall4(SYS_open, (long)"/dev/console", O_WRONLY, 0, 0);
     if (console < 0)
         console = 1;
@@ -56,16 +67,18 @@ int main(void)
     say(console, "dockerlab init: hello from user space, uname -r is ");
     say(console, uts.release);
     say(console, "\n");
-    syscall4(SYS_reboot, REBOOT_MAGIC1, REBOOT_MAGIC2, REBOOT_CMD_RESTART, 0);
-    say(console, "dockerlab init: the kernel refused to restart\n");
+    syscall4(SYS_reboot, REBOOT_MAGIC1, REBOOT_MAGIC2, cmd, 0);
+    say(console, "dockerlab init: the kernel refused to stop\n");
     return 1;
 }
 
-/* The entry point: align the stack as the ABI wants for a call, run main, exit with its value
- * (only reached when the restart was refused: as PID 1 that panics the kernel, visibly). */
+/* The entry point: argc and argv from the stack, align it as the ABI wants for a call, run main,
+ * exit with its value (only reached when the kernel refused: as PID 1 that panics it, visibly). */
 __asm__(".globl _start\n"
         "_start:\n"
         "    xor %rbp, %rbp\n"
+        "    mov (%rsp), %rdi\n"
+        "    lea 8(%rsp), %rsi\n"
         "    and $-16, %rsp\n"
         "    call main\n"
         "    mov %eax, %edi\n"

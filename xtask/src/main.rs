@@ -12,6 +12,7 @@ mod harness;
 mod http;
 mod kernel;
 mod lint;
+mod local_swarm;
 mod nginx;
 mod pins;
 mod progress;
@@ -19,6 +20,7 @@ mod push;
 mod redmine;
 mod registry;
 mod scratch;
+mod swarm;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -52,6 +54,7 @@ enum Command {
     Bases(bases::Bases),
     Push(push::Push),
     Redmine(redmine::Redmine),
+    Swarm(swarm::Swarm),
     Answers(answers::Answers),
     Kernel(kernel::Kernel),
     Bench(bench::Bench),
@@ -86,6 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bases(cmd) => cmd.run(&sh),
         Command::Push(cmd) => cmd.run(&sh),
         Command::Redmine(cmd) => cmd.run(&sh),
+        Command::Swarm(cmd) => cmd.run(&sh),
         Command::Answers(cmd) => cmd.run(&sh),
         Command::Kernel(cmd) => cmd.run(&sh),
         Command::Bench(cmd) => cmd.run(&sh),

@@ -74,9 +74,11 @@ fn one_dockerfile_per_image_and_the_stand_ins_on_the_local_base() {
             "{file}: one Dockerfile per image, no twins"
         );
         let text = read(&file);
+        // The image, without a stage name (`FROM ${BASE} AS page`).
         let from = text
             .lines()
             .find_map(|l| l.strip_prefix("FROM "))
+            .and_then(|rest| rest.split_whitespace().next())
             .unwrap_or_else(|| panic!("{file} has no FROM"));
         if file.starts_with("redmine/offline/") {
             assert_eq!(from, crate::bases::BASE, "{file}");
@@ -210,6 +212,146 @@ fn imports_are_read_from_use_lines_and_paths() {
                 // crate::nothing\nlet x = crate::http::get(url);";
     let names: Vec<String> = crate_imports(text).into_iter().collect();
     assert_eq!(names, ["bases", "docker", "http", "progress"]);
+}
+
+/// The Markdown files whose links must resolve: README.md, answers.md and docs/*.md.
+fn markdown_files() -> Vec<String> {
+    let mut files = vec!["README.md".to_string(), "answers.md".to_string()];
+    let docs = std::fs::read_dir(project_root().join("docs")).expect("docs/");
+    let mut pages: Vec<String> = docs
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    pages.sort();
+    files.extend(pages);
+    files
+}
+
+/// A line that opens or closes a fenced code block: backticks and an info string, nothing after
+/// (a line that starts with a code span such as ```` ```console ```` is prose).
+fn is_fence(line: &str) -> bool {
+    let line = line.trim_start();
+    line.starts_with("```") && !line.trim_start_matches('`').contains('`')
+}
+
+/// The targets of the `[text](target)` and `![alt](target)` links of a Markdown text, outside
+/// code blocks and code spans.
+fn link_targets(markdown: &str) -> Vec<String> {
+    let mut targets = Vec::new();
+    let mut in_code_block = false;
+    for line in markdown.lines() {
+        if is_fence(line) {
+            in_code_block = !in_code_block;
+            continue;
+        }
+        if in_code_block {
+            continue;
+        }
+        let prose = without_code_spans(line);
+        let mut rest = prose.as_str();
+        while let Some(at) = rest.find("](") {
+            rest = &rest[at + 2..];
+            let Some(end) = rest.find(')') else { break };
+            targets.push(rest[..end].to_string());
+            rest = &rest[end..];
+        }
+    }
+    targets
+}
+
+/// A line with its code spans left out: a run of backticks opens one, the next run of the same
+/// length closes it.
+fn without_code_spans(line: &str) -> String {
+    let mut prose = String::new();
+    let mut rest = line;
+    while let Some(open) = rest.find('`') {
+        prose.push_str(&rest[..open]);
+        let run = rest[open..].len() - rest[open..].trim_start_matches('`').len();
+        let fence = &rest[open..open + run];
+        let after = &rest[open + run..];
+        // The closing run: the same number of backticks, not part of a longer run.
+        let close = after
+            .match_indices(fence)
+            .find(|(at, _)| !after[at + run..].starts_with('`') && !after[..*at].ends_with('`'));
+        match close {
+            Some((at, _)) => rest = &after[at + run..],
+            None => return prose + &rest[open..],
+        }
+    }
+    prose + rest
+}
+
+/// GitHub's anchor for a heading: lowercase, punctuation dropped, spaces as dashes.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+fn anchors(markdown: &str) -> Vec<String> {
+    let mut in_code_block = false;
+    let mut found = Vec::new();
+    for line in markdown.lines() {
+        if is_fence(line) {
+            in_code_block = !in_code_block;
+        } else if !in_code_block && line.starts_with('#') {
+            found.push(anchor(line.trim_start_matches('#')));
+        }
+    }
+    found
+}
+
+#[test]
+fn every_relative_link_in_the_docs_resolves() {
+    let root = project_root();
+    for file in markdown_files() {
+        let dir = std::path::Path::new(&file).parent().unwrap().to_path_buf();
+        for target in link_targets(&read(&file)) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (path, fragment) = match target.split_once('#') {
+                Some((path, fragment)) => (path, Some(fragment)),
+                None => (target.as_str(), None),
+            };
+            let linked = if path.is_empty() {
+                file.clone()
+            } else {
+                dir.join(path).to_string_lossy().into_owned()
+            };
+            assert!(
+                root.join(&linked).exists(),
+                "{file}: the link to `{target}` points to nothing"
+            );
+            if let (Some(fragment), true) = (fragment, linked.ends_with(".md")) {
+                assert!(
+                    anchors(&read(&linked)).iter().any(|a| a == fragment),
+                    "{file}: `{target}`: {linked} has no heading with the anchor #{fragment}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn links_are_read_outside_code_and_anchors_as_github_makes_them() {
+    let md = "See [a](docs/a.md) and ![b](b.png#x).\n`[not](this)`\n```\n[nor](this)\n```\n\
+              ```` ```sh ```` [c](c.md)\n";
+    assert_eq!(link_targets(md), ["docs/a.md", "b.png#x", "c.md"]);
+    assert_eq!(
+        anchor(" Benchmark: `cargo xtask bench`"),
+        "benchmark-cargo-xtask-bench"
+    );
+    assert_eq!(
+        anchor("Two flavours, one compose file"),
+        "two-flavours-one-compose-file"
+    );
+    assert_eq!(anchors("# A b\n```\n# not\n```\n## C, d\n"), ["a-b", "c-d"]);
 }
 
 /// Dependabot reads base images from FROM lines only, not from `ARG BASE=` defaults: the mirror

@@ -2,7 +2,7 @@
 
 use xshell::Shell;
 
-use super::{show, Cleanup, DEMOS};
+use super::{show, Cleanup, Vars, DEMOS};
 use crate::harness::Suite;
 use crate::{kernel, nginx};
 
@@ -10,17 +10,17 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     let Some(image) = suite.check("answers: our nginx image builds", || nginx::build(sh)) else {
         return;
     };
-    let Some(builder) = suite.check("answers: the kernel builder image builds", || {
-        kernel::builder(sh)
+    // The kernel builder image, and what it built (User-mode Linux runs in a demonstration).
+    let Some(built) = suite.check("answers: the kernel builds in its builder image", || {
+        kernel::build(sh, false)
     }) else {
         return;
     };
+    let vars = Vars::new(image, &built);
     let _cleanup = Cleanup::new(sh);
-    println!("IMAGE={image} BUILDER={builder}");
+    println!("{}", vars.shown());
     // In order: some use the containers an earlier one started.
     for demo in DEMOS {
-        suite.check(&format!("answers: {}", demo.claim), || {
-            show(demo, &image, &builder)
-        });
+        suite.check(&format!("answers: {}", demo.claim), || show(demo, &vars));
     }
 }

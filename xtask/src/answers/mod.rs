@@ -3,6 +3,9 @@
 
 pub mod checks;
 mod demos;
+mod facts;
+
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -21,12 +24,13 @@ pub struct Answers {}
 
 impl Answers {
     pub fn run(self, sh: &Shell) -> Result<()> {
-        let (image, builder) = (nginx::build(sh)?, kernel::builder(sh)?);
+        let built = kernel::build(sh, false)?;
+        let vars = Vars::new(nginx::build(sh)?, &built);
         let _cleanup = Cleanup::new(sh);
         let mut failed = Vec::new();
         // In order: some use the containers an earlier one started.
         for demo in DEMOS {
-            if let Err(err) = show(demo, &image, &builder) {
+            if let Err(err) = show(demo, &vars) {
                 println!("FAILED: {}: {err:#}", demo.claim);
                 failed.push(demo.claim);
             }
@@ -65,14 +69,47 @@ impl Drop for Cleanup<'_> {
     }
 }
 
+/// The variables the demonstrations' commands use.
+pub struct Vars {
+    /// `$IMAGE`: our nginx image.
+    image: String,
+    /// `$BUILDER`: the kernel builder image.
+    builder: String,
+    /// `$KERNEL`: target/kernel/, where `cargo xtask kernel` put what it built.
+    kernel: PathBuf,
+}
+
+impl Vars {
+    pub fn new(image: String, built: &kernel::Built) -> Vars {
+        Vars {
+            image,
+            builder: built.image.clone(),
+            kernel: built.dir().to_path_buf(),
+        }
+    }
+
+    /// How answers.md names them, for the log.
+    pub fn shown(&self) -> String {
+        format!(
+            "IMAGE={} BUILDER={} KERNEL={}",
+            self.image,
+            self.builder,
+            self.kernel.display()
+        )
+    }
+}
+
 /// Runs a demonstration's commands as answers.md shows them, then checks what they printed.
-pub fn show(demo: &Demo, image: &str, builder: &str) -> Result<()> {
+pub fn show(demo: &Demo, vars: &Vars) -> Result<()> {
     let mut outputs = Vec::new();
     for command in demo.commands {
-        // `sh -c` with stderr joined to stdout is where xshell falls short: duct runs it.
+        // `sh -c` with stderr joined to stdout is where xshell falls short: duct runs it, in
+        // the project's root (answers.md names kernel/uml-seccomp.json from there).
         let out = duct::cmd("sh", ["-c", command])
-            .env("IMAGE", image)
-            .env("BUILDER", builder)
+            .dir(docker::project_root())
+            .env("IMAGE", &vars.image)
+            .env("BUILDER", &vars.builder)
+            .env("KERNEL", &vars.kernel)
             .stdin_null()
             .stderr_to_stdout()
             .stdout_capture()

@@ -19,6 +19,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             Bench {
                 quick: true,
                 write_docs: false,
+                only: None,
             }
             .run(sh)
         })

@@ -22,12 +22,17 @@ use crate::nginx;
 mod build;
 pub mod checks;
 mod docs;
+mod fixtures;
 mod host_nginx;
+mod memory;
+mod plain;
 mod redmine;
 mod report;
+mod serving;
 mod shape;
 mod size;
 mod startup;
+mod swarm;
 mod throughput;
 mod wrk;
 mod xtask;
@@ -42,8 +47,12 @@ pub struct Bench {
     #[arg(long)]
     quick: bool,
     /// Also write the table into docs/bench.md, between its `bench table` markers.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "only")]
     write_docs: bool,
+    /// Run only the sections whose name contains this text (image, build, start-up, throughput,
+    /// xtask, redmine, serving).
+    #[arg(long, value_name = "TEXT")]
+    only: Option<String>,
 }
 
 /// Prefix of every container and image the benchmark creates.
@@ -53,7 +62,7 @@ impl Bench {
     pub fn run(self, sh: &Shell) -> Result<()> {
         docker::engine(sh)?;
         let plan = if self.quick { Plan::QUICK } else { Plan::FULL };
-        measure(sh, plan, self.write_docs)
+        measure(sh, plan, self.only.as_deref(), self.write_docs)
     }
 }
 
@@ -109,9 +118,11 @@ const SECTIONS: &[Section] = &[
     ("Throughput", throughput::run),
     ("xtask", xtask::run),
     ("Redmine", redmine::run),
+    ("Redmine serving", serving::run),
+    ("Swarm", swarm::run),
 ];
 
-fn measure(sh: &Shell, plan: Plan, write_docs: bool) -> Result<()> {
+fn measure(sh: &Shell, plan: Plan, only: Option<&str>, write_docs: bool) -> Result<()> {
     let dir = docker::project_root().join("target/bench");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let tag = nginx::build(sh)?;
@@ -125,7 +136,10 @@ fn measure(sh: &Shell, plan: Plan, write_docs: bool) -> Result<()> {
     let machine = Machine::here(sh);
     let mut table = Table::default();
     let mut failed = Vec::new();
-    for (name, section) in SECTIONS {
+    let selected = SECTIONS.iter().filter(|(name, _)| {
+        only.is_none_or(|only| name.to_lowercase().contains(&only.to_lowercase()))
+    });
+    for (name, section) in selected {
         println!("== bench: {name}");
         table.section = name.to_string();
         if let Err(err) = section(&ctx, &mut table) {

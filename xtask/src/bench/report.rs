@@ -138,6 +138,11 @@ impl Table {
         self.push(figure.into(), Value::NotMeasured(reason.into()))
     }
 
+    /// The row of that figure.
+    pub fn find(&mut self, figure: &str) -> Option<&mut Row> {
+        self.rows.iter_mut().find(|row| row.figure == figure)
+    }
+
     /// Adds to the note of the last row.
     pub fn note_last(&mut self, note: String) {
         if let Some(row) = self.rows.last_mut() {

@@ -1,15 +1,17 @@
-//! Throughput: wrk against our container (published port, and its own address) and the same
-//! configuration run by the host's nginx, round by round.
+//! Throughput: wrk against our container (published port, and its own address), the same
+//! configuration run by the host's nginx, and the plain way (the distribution's nginx with its
+//! default configuration, hardened alike), round by round.
 
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 
 use super::host_nginx::{cgroup_beside, HostNginx};
-use super::report::Table;
+use super::plain;
+use super::report::{Table, Target as Goal};
 use super::wrk::{Load, Wrk};
-use super::{Ctx, PREFIX};
-use crate::docker::{self, Container};
+use super::{remove_image, Ctx, PREFIX};
+use crate::docker::{self, Container, Flavour};
 use crate::nginx::HARDENED;
 
 /// One URL the load goes to, and what it is called in the table.
@@ -36,6 +38,14 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let beside = cgroup_beside(sh, &web, &format!("{PREFIX}-host"))?;
     let host = HostNginx::start(ctx, &web, "host-nginx", Some(beside))?;
     let bare = HostNginx::start(ctx, &web, "host-nginx-bare", None)?;
+    // The plain way, from the same base, with our run flags and what it needs on top of them.
+    let plain_image = plain::build(ctx)?;
+    let mut args = HARDENED.to_vec();
+    args.extend(plain::run_flags(Flavour::of(sh)));
+    args.push(&plain_image);
+    let plain = Container::run(sh, &format!("{PREFIX}-plain"), &args)?;
+    let plain_ip = plain.inspect("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")?;
+    ensure!(!plain_ip.is_empty(), "{} has no address", plain.name);
     let containers = [
         Target {
             name: "container, published port",
@@ -54,8 +64,16 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
         name: "host nginx, outside Docker's cgroup",
         url: bare.url.clone(),
     };
-    // The order of the table: the containers, the reference, the host process outside.
-    let targets: Vec<&Target> = containers.iter().chain([&reference, &outside]).collect();
+    let plain_way = Target {
+        name: "plain nginx (distribution defaults), its own address",
+        url: format!("http://{plain_ip}:{}/", plain::PORT),
+    };
+    // The order of the table: the containers, the reference, the host process outside, the
+    // plain way.
+    let targets: Vec<&Target> = containers
+        .iter()
+        .chain([&reference, &outside, &plain_way])
+        .collect();
     let load = Load::nginx(ctx.plan.load_secs);
     for target in &targets {
         docker::wait_http(&target.url, Duration::from_secs(10))?;
@@ -85,6 +103,20 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
             "ratio within each round",
         );
     }
+    ratio_rows(
+        t,
+        containers[1].name,
+        plain_way.name,
+        "plain nginx",
+        &rounds,
+        "ratio within each round: our configuration against the distribution's defaults, the \
+         same page, both containers hardened",
+    );
+    t.find(&format!("{} ÷ plain nginx: requests/s", containers[1].name))
+        .context("no ratio row")?
+        .target(Goal::AtLeast(1.0));
+    drop(plain);
+    remove_image(sh, &plain_image);
     let version = |out: std::process::Output| {
         String::from_utf8_lossy(&out.stderr)
             .trim()
@@ -109,11 +141,11 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
 
 /// The wrk reports of one round, by target name.
 #[derive(Default)]
-pub struct Round(Vec<(&'static str, Wrk)>);
+pub struct Round(Vec<(String, Wrk)>);
 
 impl Round {
-    pub fn push(&mut self, target: &'static str, wrk: Wrk) {
-        self.0.push((target, wrk));
+    pub fn push(&mut self, target: impl Into<String>, wrk: Wrk) {
+        self.0.push((target.into(), wrk));
     }
 
     /// The report on `target` (every round measures every target).
@@ -127,7 +159,7 @@ impl Round {
 }
 
 /// The rows of one target: median requests/s, p50 and p99 over the rounds.
-pub fn wrk_rows(t: &mut Table, target: &'static str, rounds: &[Round], load: &str) {
+pub fn wrk_rows(t: &mut Table, target: &str, rounds: &[Round], load: &str) {
     let column = |f: fn(&Wrk) -> f64| rounds.iter().map(|r| f(&r.of(target))).collect::<Vec<_>>();
     t.median(format!("{target}: requests/s"), &column(|w| w.rps), "req/s")
         .note(load);
@@ -147,8 +179,8 @@ pub fn wrk_rows(t: &mut Table, target: &'static str, rounds: &[Round], load: &st
 /// taken within each round.
 pub fn ratio_rows(
     t: &mut Table,
-    target: &'static str,
-    reference: &'static str,
+    target: &str,
+    reference: &str,
     called: &str,
     rounds: &[Round],
     note: &str,

@@ -1,5 +1,7 @@
 //! `cargo xtask kernel [--boot]`: compile a Linux kernel inside a container, then boot it under
 //! qemu to show that it is the kernel we built, while the container itself ran on the host's.
+//! The same sources are also built as User-mode Linux, a kernel that runs as a process: in a
+//! container too.
 
 pub mod checks;
 
@@ -42,9 +44,10 @@ impl Kernel {
         docker::engine(sh)?;
         let built = build(sh, self.rebuild)?;
         println!(
-            "built Linux {} in a container: {}",
+            "built Linux {} in a container: {}, and as User-mode Linux: {}",
             built.release,
-            built.bzimage().display()
+            built.bzimage().display(),
+            built.uml().display()
         );
         let inside = container_kernel(sh, &built.image)?;
         println!(
@@ -75,6 +78,14 @@ impl Built {
     fn initramfs(&self) -> PathBuf {
         self.dir.join("init.cpio")
     }
+    /// The User-mode Linux kernel: a program that runs Linux as a process.
+    pub fn uml(&self) -> PathBuf {
+        self.dir.join("linux")
+    }
+    /// The directory of it all (target/kernel/).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
 }
 
 /// The builder image of a flavour: `dockerlab/kernel-builder:6.1` or `…:6.1-offline`.
@@ -100,7 +111,7 @@ pub fn build(sh: &Shell, rebuild: bool) -> Result<Built> {
     let done = |file: &str| dir.join(file).is_file();
     let cached = !rebuild
         && sh.read_file(&stamp).is_ok_and(|s| s.trim() == id)
-        && ["bzImage", "init.cpio", "kernel.release"]
+        && ["bzImage", "linux", "init.cpio", "kernel.release"]
             .iter()
             .all(|f| done(f));
     if cached {

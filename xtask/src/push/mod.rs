@@ -67,6 +67,32 @@ impl Push {
     }
 }
 
+/// Pushes `image` to `registry` as `repository:tag` with the login already in place, checks that
+/// the registry serves the pushed digest for it, and returns that digest. `cargo xtask redmine
+/// deploy` publishes the stack's images for the Swarm nodes this way.
+pub fn publish(
+    sh: &Shell,
+    registry: &str,
+    repository: &str,
+    tag: &str,
+    image: &str,
+) -> Result<String> {
+    let target = Target::new(
+        Some(registry),
+        Some(repository),
+        None,
+        vec![tag.to_string()],
+    )?;
+    let digest = target.publish(sh, image)?;
+    // The registry has it now; the local name was only the way there.
+    let reference = target.reference(tag);
+    cmd!(sh, "docker image rm {reference}")
+        .quiet()
+        .ignore_stdout()
+        .run()?;
+    Ok(digest)
+}
+
 /// `DOCKER_USERNAME` and `DOCKER_PASSWORD`: both (log in with them) or neither (use the existing
 /// `docker login`).
 fn credentials(sh: &Shell) -> Result<Option<(String, String)>> {

@@ -3,9 +3,12 @@
 
 pub mod checks;
 mod contract_checks;
+mod deploy;
 mod hardening_checks;
 mod stack;
-mod web;
+mod swarm_backup;
+pub mod swarm_stack;
+pub mod web;
 
 pub use stack::{Stack, Teardown};
 
@@ -46,28 +49,43 @@ enum Action {
         follow: bool,
     },
     /// Write a database dump and the attachments into backups/redmine-TIMESTAMP.tar.gz.
-    Backup,
+    Backup {
+        /// Back up the stack deployed on a Swarm (`redmine deploy`) instead of the compose one.
+        #[arg(long)]
+        swarm: bool,
+        /// With --swarm: the docker context of a Swarm manager (default: DOCKER_HOST, else the
+        /// local cluster).
+        #[arg(long, value_name = "NAME", requires = "swarm")]
+        context: Option<String>,
+    },
     /// Replace the database and attachments with those of a backup made by `backup`.
     Restore {
         /// The backup file (backups/redmine-….tar.gz).
         file: PathBuf,
     },
+    /// Deploy the stack to a Docker Swarm instead (--port is the front door's), or take it down
+    /// with --remove (docs/swarm.md).
+    Deploy(deploy::Deploy),
+}
+
+/// The user's stack: its project name, secrets and backups (the Swarm stack shares the secrets).
+pub fn user_stack(sh: &Shell, port: u16) -> Result<Stack> {
+    let root = docker::project_root();
+    let secrets = root.join("redmine/.secrets");
+    stack::adopt_flat_secrets(&secrets)?;
+    Ok(Stack::new(
+        "dockerlab-redmine",
+        Flavour::of(sh),
+        port,
+        &secrets,
+        root.join("backups"),
+    ))
 }
 
 impl Redmine {
     pub fn run(self, sh: &Shell) -> Result<()> {
         docker::engine(sh)?;
-        let root = docker::project_root();
-        let secrets = root.join("redmine/.secrets");
-        let flavour = Flavour::of(sh);
-        stack::adopt_flat_secrets(&secrets)?;
-        let stack = Stack::new(
-            "dockerlab-redmine",
-            flavour,
-            self.port,
-            &secrets,
-            root.join("backups"),
-        );
+        let stack = user_stack(sh, self.port)?;
         match self.action.unwrap_or(Action::Up) {
             Action::Up => {
                 stack.up(sh)?;
@@ -79,6 +97,7 @@ impl Redmine {
                 );
             }
             Action::Down { volumes } => stack.down(sh, volumes)?,
+            Action::Deploy(deploy) => deploy.run(sh, &stack)?,
             Action::Status => {
                 stack.compose(sh, &["ps", "--all"]).run()?;
             }
@@ -89,8 +108,12 @@ impl Redmine {
                     .args(follow)
                     .run()?;
             }
-            Action::Backup => {
-                let file = stack.backup(sh)?;
+            Action::Backup { swarm, context } => {
+                let file = if swarm {
+                    swarm_backup::backup(sh, &stack, context.as_deref())?
+                } else {
+                    stack.backup(sh)?
+                };
                 println!("backup written to {}", file.display());
             }
             Action::Restore { file } => {

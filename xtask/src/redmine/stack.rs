@@ -12,9 +12,9 @@ use crate::scratch::{random_hex, Scratch};
 use crate::{bases, progress};
 
 /// The database's user and name, as compose.yaml sets them.
-const DB: &str = "redmine";
+pub const DB: &str = "redmine";
 /// Where Redmine keeps attachments in both flavours' images.
-const FILES: &str = "/usr/src/redmine/files";
+pub const FILES: &str = "/usr/src/redmine/files";
 
 /// Secrets of a stack made before the flavours had folders of their own lie flat in
 /// `redmine/.secrets/`, and belong to the project `dockerlab-redmine`, now the upstream one's:
@@ -254,7 +254,7 @@ impl Stack {
 
     /// Generates the secrets compose.yaml mounts, once: random hex, in a directory only we may
     /// enter (the files themselves are readable, as the containers' users must read the mounts).
-    fn ensure_secrets(&self) -> Result<()> {
+    pub fn ensure_secrets(&self) -> Result<()> {
         std::fs::create_dir_all(&self.secrets)?;
         std::fs::set_permissions(&self.secrets, std::fs::Permissions::from_mode(0o700))?;
         for (name, bytes) in SECRETS {

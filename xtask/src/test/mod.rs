@@ -8,7 +8,7 @@ use xshell::{cmd, Shell};
 mod checks;
 
 use crate::harness::Suite;
-use crate::{answers, bench, docker, kernel, lint, nginx, push, redmine};
+use crate::{answers, bench, docker, kernel, lint, nginx, push, redmine, swarm};
 
 /// Run every test: `cargo test`, linters, and the checks against a real Docker engine.
 #[derive(Args)]
@@ -32,6 +32,7 @@ const GROUPS: &[Group] = &[
     ("flavour", nginx::checks::flavour_choice),
     ("push", push::checks::run),
     ("redmine", redmine::checks::run),
+    ("swarm", swarm::checks::run),
     ("answers", answers::checks::run),
     ("kernel", kernel::checks::run),
     ("bench", bench::checks::run),

@@ -1,0 +1,182 @@
+//! The local Swarm of `cargo xtask swarm`: its names and places, and what `cargo xtask redmine
+//! deploy` needs of it: the manager's socket, the registry's two addresses, the attachments'
+//! directory.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::docker;
+
+/// The prefix of everything the local cluster creates on the engine, and its network's name.
+pub const PREFIX: &str = "dockerlab-swarm";
+/// The label on every container, volume and network of the cluster (value: what it is), so that
+/// `swarm down` finds them all and nothing else.
+pub const LABEL: &str = "dockerlab-swarm";
+/// The registry container; the nodes pull from it by this name over the cluster network.
+pub const REGISTRY: &str = "dockerlab-swarm-registry";
+pub const REGISTRY_PULL: &str = "dockerlab-swarm-registry:5000";
+/// Where every node sees the shared attachments directory (an NFS mount point in production).
+pub const FILES_IN_NODE: &str = "/srv/dockerlab-swarm/files";
+/// Where a node's engine puts the socket we reach it by (a host directory mounted there).
+pub const SOCKET_IN_NODE: &str = "/dockerlab";
+/// The node label that pins the database (its volume is local to that node).
+pub const DB_LABEL: &str = "dockerlab.db=true";
+
+/// `dockerlab-swarm-1` (the manager), `-2`, … (workers).
+pub fn node_name(index: usize) -> String {
+    format!("{PREFIX}-{index}")
+}
+
+/// The host directory of the cluster's state: the nodes' sockets and the attachments.
+pub fn state_dir() -> PathBuf {
+    docker::project_root().join("target/swarm")
+}
+
+/// The shared attachments directory on the host, mounted into every node at [`FILES_IN_NODE`].
+pub fn files_dir() -> PathBuf {
+    state_dir().join("files")
+}
+
+/// The directory a node's engine puts its socket in, on the host.
+pub fn socket_dir(node: &str) -> PathBuf {
+    state_dir().join(node)
+}
+
+/// The `--host` (DOCKER_HOST) of a node's engine, from this machine.
+pub fn host(node: &str) -> String {
+    format!("unix://{}/docker.sock", socket_dir(node).display())
+}
+
+/// The names of the node containers that exist now, in order.
+pub fn nodes(sh: &Shell) -> Result<Vec<String>> {
+    let filter = format!("label={LABEL}=node");
+    let format = "{{.Names}}";
+    let out = cmd!(
+        sh,
+        "docker container ls --all --filter {filter} --format {format}"
+    )
+    .quiet()
+    .read()?;
+    let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+    names.sort_by_key(|name| {
+        name.rsplit('-')
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+    });
+    Ok(names)
+}
+
+/// What `cargo xtask redmine deploy` needs of the local cluster.
+pub struct Local {
+    /// DOCKER_HOST of the manager.
+    pub manager: String,
+    /// The manager's address on the cluster network (the front door's address).
+    pub manager_addr: String,
+    /// Where this machine pushes (the registry's port published on the loopback).
+    pub registry_push: String,
+    /// Where the nodes pull from.
+    pub registry_pull: String,
+}
+
+/// The local cluster, if `cargo xtask swarm up` made one and its manager answers.
+pub fn local(sh: &Shell) -> Option<Local> {
+    let manager = node_name(1);
+    if !running(sh, &manager) || !running(sh, REGISTRY) {
+        return None;
+    }
+    let host = host(&manager);
+    engine_answers(sh, &host).then_some(())?;
+    Some(Local {
+        manager_addr: address(sh, &manager).ok()?,
+        registry_push: registry_push(sh).ok()?,
+        registry_pull: REGISTRY_PULL.into(),
+        manager: host,
+    })
+}
+
+pub fn running(sh: &Shell, container: &str) -> bool {
+    let format = "{{.State.Running}}";
+    cmd!(sh, "docker container inspect --format {format} {container}")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .is_ok_and(|out| out == "true")
+}
+
+/// A container's address on the cluster network.
+pub fn address(sh: &Shell, container: &str) -> Result<String> {
+    let format = format!("{{{{(index .NetworkSettings.Networks \"{PREFIX}\").IPAddress}}}}");
+    let addr = cmd!(sh, "docker container inspect --format {format} {container}")
+        .quiet()
+        .read()
+        .with_context(|| format!("{container} has no address on network {PREFIX}"))?;
+    if addr.is_empty() {
+        bail!("{container} has no address on network {PREFIX}: run `cargo xtask swarm up`");
+    }
+    Ok(addr)
+}
+
+/// The registry as this machine reaches it: `127.0.0.1:PORT`.
+pub fn registry_push(sh: &Shell) -> Result<String> {
+    let out = cmd!(sh, "docker port {REGISTRY} 5000/tcp")
+        .quiet()
+        .read()
+        .context("the cluster's registry publishes no port: run `cargo xtask swarm up`")?;
+    out.lines()
+        .find(|line| line.starts_with("127.0.0.1:"))
+        .map(str::to_string)
+        .context("the cluster's registry is not published on 127.0.0.1")
+}
+
+/// Whether the engine at `host` answers.
+pub fn engine_answers(sh: &Shell, host: &str) -> bool {
+    let format = "{{.Server.Version}}";
+    cmd!(sh, "docker --host {host} version --format {format}")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+}
+
+/// Waits until the engine at `host` answers.
+pub fn wait_engine(sh: &Shell, node: &str, limit: Duration) -> Result<()> {
+    let host = host(node);
+    let start = Instant::now();
+    while !engine_answers(sh, &host) {
+        if start.elapsed() > limit {
+            let logs = cmd!(sh, "docker logs --tail 5 {node}")
+                .quiet()
+                .ignore_status()
+                .output()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stderr)
+                        .trim()
+                        .replace('\n', " | ")
+                })
+                .unwrap_or_default();
+            bail!(
+                "the engine in node {node} did not answer within {limit:?} (its last lines: \
+                 {logs}); see `docker logs {node}`"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    Ok(())
+}
+
+/// Whether the kernel has IPVS, which Swarm's routing mesh and virtual IPs need: loaded, or a
+/// module that can be. The nodes share this machine's kernel.
+pub fn has_ipvs() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    [
+        "/proc/net/ip_vs".to_string(),
+        "/sys/module/ip_vs".to_string(),
+        format!("/lib/modules/{}/kernel/net/netfilter/ipvs", release.trim()),
+    ]
+    .iter()
+    .any(|path| std::path::Path::new(path).exists())
+}

@@ -1,0 +1,105 @@
+//! `cargo xtask redmine backup --swarm`: the same archive as the compose stack's backup
+//! (`db.dump` by pg_dump, `files.tar` of the attachments), taken from the stack on a Swarm by
+//! `docker exec` in its tasks' containers, through the engine of the node each runs on.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, ensure, Context, Result};
+use xshell::{cmd, Shell};
+
+use super::stack::{DB, FILES};
+use super::swarm_stack::{Cluster, NAME};
+use super::Stack;
+use crate::local_swarm as cluster;
+use crate::scratch::Scratch;
+
+pub fn backup(sh: &Shell, stack: &Stack, context: Option<&str>) -> Result<PathBuf> {
+    let cluster = Cluster::find(sh, context)?;
+    let db = exec_argv(sh, &cluster, &format!("{NAME}_db"))?;
+    let redmine = exec_argv(sh, &cluster, &format!("{NAME}_redmine"))?;
+    let stamp = cmd!(sh, "date -u +%Y%m%d-%H%M%S").quiet().read()?;
+    std::fs::create_dir_all(&stack.backups)?;
+    let out = stack.backups.join(format!("redmine-{stamp}.tar.gz"));
+    ensure!(!out.exists(), "{} exists already", out.display());
+    let work = Scratch::at(stack.backups.join(format!(".redmine-{stamp}")))?;
+    let user = format!("--username={DB}");
+    let mut dump = db;
+    dump.extend(["pg_dump", &user, "--format=custom", DB].map(String::from));
+    duct::cmd("docker", dump)
+        .stdout_path(work.join("db.dump"))
+        .run()
+        .context("dumping the database in its task failed")?;
+    let mut files = redmine;
+    files.extend(["tar", "-C", FILES, "-cf", "-", "."].map(String::from));
+    duct::cmd("docker", files)
+        .stdout_path(work.join("files.tar"))
+        .run()
+        .context("archiving the attachments in a Redmine task failed")?;
+    let dir = work.path();
+    cmd!(sh, "tar -C {dir} -czf {out} db.dump files.tar").run()?;
+    Ok(out)
+}
+
+/// docker's arguments for `exec` in a running task of `service`: through that node's engine
+/// (each node's socket on the local cluster; elsewhere only when it is the manager we talk to).
+fn exec_argv(sh: &Shell, cluster: &Cluster, service: &str) -> Result<Vec<String>> {
+    let task = cluster
+        .docker(
+            sh,
+            &[
+                "service",
+                "ps",
+                "--quiet",
+                "--no-trunc",
+                "--filter",
+                "desired-state=running",
+                service,
+            ],
+        )
+        .quiet()
+        .read()
+        .with_context(|| format!("no service {service}: is the stack deployed?"))?;
+    let task = task
+        .lines()
+        .next()
+        .with_context(|| format!("{service} runs no task"))?;
+    let format = "{{.NodeID}} {{.Status.ContainerStatus.ContainerID}}";
+    let out = cluster
+        .docker(sh, &["inspect", "--format", format, task])
+        .quiet()
+        .read()?;
+    let (node, container) = out
+        .split_once(' ')
+        .filter(|(_, c)| !c.is_empty())
+        .with_context(|| format!("the task of {service} has no container yet"))?;
+    let mut argv = if cluster.local.is_some() {
+        let hostname = cluster
+            .docker(
+                sh,
+                &[
+                    "node",
+                    "inspect",
+                    "--format",
+                    "{{.Description.Hostname}}",
+                    node,
+                ],
+            )
+            .quiet()
+            .read()?;
+        vec!["--host".to_string(), cluster::host(&hostname)]
+    } else {
+        let here = cluster
+            .docker(sh, &["info", "--format", "{{.Swarm.NodeID}}"])
+            .quiet()
+            .read()?;
+        if here != node {
+            bail!(
+                "{service} runs on node {node}, not on the manager this machine talks to: run the \
+                 backup with --context (or DOCKER_HOST) pointing at that node's engine"
+            );
+        }
+        cluster.args.clone()
+    };
+    argv.extend(["exec".into(), container.to_string()]);
+    Ok(argv)
+}

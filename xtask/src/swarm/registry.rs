@@ -1,0 +1,73 @@
+//! The cluster's network and its registry (swarm/registry/: the official `registry` image
+//! upstream, Debian's docker-registry offline), plain HTTP on the cluster network for the nodes and on the
+//! host's loopback for pushes from this machine.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::build;
+use crate::docker::{self, Flavour};
+use crate::local_swarm::{self as cluster, LABEL, PREFIX, REGISTRY};
+
+/// The registry image, built from swarm/registry/ on the flavour's base.
+const IMAGE: &str = "dockerlab-swarm/registry:1";
+
+/// Creates the cluster network unless it exists.
+pub fn network(sh: &Shell) -> Result<()> {
+    let exists = cmd!(sh, "docker network inspect {PREFIX}")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok();
+    if !exists {
+        cmd!(sh, "docker network create --label {LABEL}=network {PREFIX}")
+            .quiet()
+            .ignore_stdout()
+            .run()
+            .context("creating the cluster network")?;
+    }
+    Ok(())
+}
+
+/// Starts the registry unless it runs: its storage on a volume of its own, port 5000 published
+/// on a free loopback port.
+pub fn up(sh: &Shell) -> Result<()> {
+    if cluster::running(sh, REGISTRY) {
+        return Ok(());
+    }
+    if docker::container_exists(sh, REGISTRY) {
+        cmd!(sh, "docker start {REGISTRY}")
+            .quiet()
+            .ignore_stdout()
+            .run()?;
+        return Ok(());
+    }
+    let image = format!("{IMAGE}{}", Flavour::of(sh).tag_suffix());
+    let label = format!("{LABEL}=image");
+    build::build(
+        sh,
+        Path::new("swarm/registry"),
+        &image,
+        &["--label", &label],
+    )
+    .context("building the registry image from swarm/registry/Dockerfile")?;
+    cmd!(sh, "docker volume create --label {LABEL}=volume {REGISTRY}")
+        .quiet()
+        .ignore_stdout()
+        .run()?;
+    let volume = format!("{REGISTRY}:/var/lib/registry");
+    let label = format!("{LABEL}=registry");
+    cmd!(
+        sh,
+        "docker run --detach --name {REGISTRY} --label {label} --network {PREFIX}
+            --publish 127.0.0.1::5000 --volume {volume} --restart unless-stopped {image}"
+    )
+    .quiet()
+    .ignore_stdout()
+    .run()
+    .context("starting the cluster's registry")?;
+    Ok(())
+}
