@@ -5,8 +5,9 @@
 //! each Redmine container's peak memory.
 //!
 //! The stack is a compose project of its own. Once it is set up and the fixtures made, its
-//! Redmine container is stopped and copies of it (same image, environment, secrets, volumes and
-//! network; only the environment variable under test differs) serve the same database.
+//! Redmine container is stopped and copies of it (same image, environment, secrets, volumes,
+//! network, confinement and limits, read from `docker inspect`; only the environment variable
+//! under test differs) serve the same database.
 
 use std::time::Duration;
 
@@ -232,6 +233,9 @@ struct Template {
     env: Vec<String>,
     /// `-v` arguments: its volumes and its secrets (bind mounts).
     mounts: Vec<String>,
+    /// How it is confined: `--read-only`, `--tmpfs`, capabilities, security options and its
+    /// CPU, memory and process limits, as `docker run` arguments.
+    confinement: Vec<String>,
 }
 
 impl Template {
@@ -250,7 +254,13 @@ impl Template {
                 .unwrap_or_default()
         };
         let mut mounts = Vec::new();
+        let mut confinement = Vec::new();
         for mount in c["Mounts"].as_array().context("no Mounts")? {
+            if mount["Type"] == "tmpfs" {
+                let target = mount["Destination"].as_str().context("no Destination")?;
+                confinement.extend(["--tmpfs".to_string(), target.to_string()]);
+                continue;
+            }
             let source = match mount["Type"].as_str() {
                 Some("volume") => mount["Name"].as_str(),
                 Some("bind") => mount["Source"].as_str(),
@@ -265,6 +275,31 @@ impl Template {
             };
             mounts.push(format!("{source}:{destination}:{mode}"));
         }
+        let host = &c["HostConfig"];
+        if host["ReadonlyRootfs"] == true {
+            confinement.push("--read-only".into());
+        }
+        for target in host["Tmpfs"].as_object().into_iter().flat_map(|t| t.keys()) {
+            confinement.extend(["--tmpfs".to_string(), target.clone()]);
+        }
+        for (key, flag) in [
+            ("CapDrop", "--cap-drop"),
+            ("CapAdd", "--cap-add"),
+            ("SecurityOpt", "--security-opt"),
+        ] {
+            for value in strings(&host[key]) {
+                confinement.extend([flag.to_string(), value]);
+            }
+        }
+        if let Some(nanos) = host["NanoCpus"].as_u64().filter(|n| *n > 0) {
+            confinement.extend(["--cpus".into(), format!("{}", nanos as f64 / 1e9)]);
+        }
+        if let Some(bytes) = host["Memory"].as_u64().filter(|n| *n > 0) {
+            confinement.extend(["--memory".into(), format!("{bytes}b")]);
+        }
+        if let Some(pids) = host["PidsLimit"].as_i64().filter(|n| *n > 0) {
+            confinement.extend(["--pids-limit".into(), pids.to_string()]);
+        }
         let network = c["NetworkSettings"]["Networks"]
             .as_object()
             .and_then(|networks| networks.keys().next().cloned())
@@ -275,6 +310,7 @@ impl Template {
             network,
             env: strings(&c["Config"]["Env"]),
             mounts,
+            confinement,
         })
     }
 }
@@ -312,6 +348,7 @@ impl<'a> Server<'a> {
         for mount in &template.mounts {
             args.extend(["--volume".into(), mount.clone()]);
         }
+        args.extend(template.confinement.iter().cloned());
         args.push(template.image.clone());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let container = Container::run(sh, &format!("{PREFIX}-serving-{}", config.key), &args)?;
