@@ -160,6 +160,15 @@ pub fn base(config: &Value) -> Result<String> {
         if let Some(service) = service.as_object_mut() {
             service.retain(|key, value| !COMPOSE_ONLY.contains(&key.as_str()) && !value.is_null());
         }
+        // `config` writes CPUs and memory as numbers; the stack file's schema wants strings.
+        for kind in ["limits", "reservations"] {
+            for key in ["cpus", "memory"] {
+                let pointer = format!("/deploy/resources/{kind}/{key}");
+                if let Some(value) = service.pointer_mut(&pointer).filter(|v| v.is_number()) {
+                    *value = Value::String(value.to_string());
+                }
+            }
+        }
     }
     Ok(serde_json::to_string_pretty(&config)?)
 }
@@ -490,7 +499,8 @@ mod tests {
                     "image": "dockerlab/redmine:x",
                     "ports": [{"target": 3000, "published": "3000", "host_ip": "127.0.0.1"}],
                     "restart": "unless-stopped",
-                    "read_only": true
+                    "read_only": true,
+                    "deploy": {"resources": {"limits": {"cpus": 2, "memory": 805306368, "pids": 256}}}
                 },
                 "redmine-standin": {"profiles": ["standin"], "image": "x"}
             },
@@ -503,9 +513,14 @@ mod tests {
         keys.sort();
         assert_eq!(
             keys,
-            ["environment", "healthcheck", "image", "read_only"],
+            ["deploy", "environment", "healthcheck", "image", "read_only"],
             "{redmine:?}"
         );
+        // The stack file's schema takes CPUs and memory as strings only.
+        let limits = &base["services"]["redmine"]["deploy"]["resources"]["limits"];
+        assert_eq!(limits["cpus"], "2");
+        assert_eq!(limits["memory"], "805306368");
+        assert_eq!(limits["pids"], 256);
         assert_eq!(base["volumes"], config["volumes"]);
         assert!(base["services"].get("redmine-standin").is_none());
     }
