@@ -6,6 +6,7 @@ pub mod checks;
 pub mod load;
 mod nodes;
 mod registry;
+mod stack_checks;
 mod tasks;
 
 use std::time::Instant;
