@@ -28,14 +28,7 @@ impl Fixtures {
     pub fn create(stack: &Stack, issues: usize) -> Result<Fixtures> {
         let base = stack.url();
         let password = stack.admin_password()?;
-        let mut admin = web::login(&base, "admin", &password)?;
-        web::set_settings(
-            &mut admin,
-            &base,
-            "api",
-            &[("settings[rest_api_enabled]", "1")],
-        )?;
-        let api = Api::new(&base, "admin", &password);
+        let (admin, api) = web::admin_api(&base, &password)?;
         let trackers = api.get("/trackers.json")?.json()?;
         let tracker_ids: Vec<u64> = trackers["trackers"]
             .as_array()

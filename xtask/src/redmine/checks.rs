@@ -312,14 +312,7 @@ fn theme_selected(base: &str, password: &str) -> Result<bool> {
 }
 
 fn create_fixture(sh: &Shell, base: &str, password: &str) -> Result<Fixture> {
-    let mut admin = web::login(base, "admin", password)?;
-    web::set_settings(
-        &mut admin,
-        base,
-        "api",
-        &[("settings[rest_api_enabled]", "1")],
-    )?;
-    let api = Api::new(base, "admin", password);
+    let (_, api) = web::admin_api(base, password)?;
     api.create(
         "/projects.json",
         "application/json",

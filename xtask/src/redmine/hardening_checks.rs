@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use xshell::Shell;
 
-use super::web::{self, Api};
+use super::web;
 use super::{Stack, Teardown};
 use crate::docker::{self, Flavour};
 use crate::harness::confinement::Confinement;
@@ -97,14 +97,7 @@ pub fn oom(sh: &Shell, suite: &mut Suite) {
         || {
             stack.up(sh)?;
             let password = stack.admin_password()?;
-            let mut admin = web::login(&base, "admin", &password)?;
-            web::set_settings(
-                &mut admin,
-                &base,
-                "api",
-                &[("settings[rest_api_enabled]", "1")],
-            )?;
-            let api = Api::new(&base, "admin", &password);
+            let (_, api) = web::admin_api(&base, &password)?;
             api.create(
                 "/projects.json",
                 "application/json",

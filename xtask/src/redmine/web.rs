@@ -85,6 +85,19 @@ pub fn set_settings(
     Ok(())
 }
 
+/// Logs in as the admin and turns Redmine's REST API on; returns that session and an API
+/// client of the admin.
+pub fn admin_api(base: &str, password: &str) -> Result<(Session, Api)> {
+    let mut admin = login(base, "admin", password)?;
+    set_settings(
+        &mut admin,
+        base,
+        "api",
+        &[("settings[rest_api_enabled]", "1")],
+    )?;
+    Ok((admin, Api::new(base, "admin", password)))
+}
+
 /// The `<select id="settings_ui_theme">` of the Display settings.
 pub fn theme_select(session: &mut Session, base: &str) -> Result<String> {
     let page = session.get(&format!("{base}/settings?tab=display"))?;

@@ -213,20 +213,13 @@ struct Fixture {
 /// the front door.
 fn create_fixture(sh: &Shell, base: &str, password: &str) -> Result<Fixture> {
     let base = base.trim_end_matches('/');
-    let mut admin = web::login(base, "admin", password)?;
-    web::set_settings(
-        &mut admin,
-        base,
-        "api",
-        &[("settings[rest_api_enabled]", "1")],
-    )?;
+    let (mut admin, api) = web::admin_api(base, password)?;
     web::set_settings(
         &mut admin,
         base,
         "display",
         &[("settings[ui_theme]", "harbour")],
     )?;
-    let api = Api::new(base, "admin", password);
     let project = format!("swarm-{}", random_hex(4)?);
     api.create(
         "/projects.json",
