@@ -1,6 +1,6 @@
 //! The local Swarm of `cargo xtask swarm`: its names and places, and what `cargo xtask redmine
 //! deploy` needs of it: the manager's socket, the registry's two addresses, the attachments'
-//! directory.
+//! directory. Also where a service's tasks run, on any Swarm.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -179,4 +179,59 @@ pub fn has_ipvs() -> bool {
     ]
     .iter()
     .any(|path| std::path::Path::new(path).exists())
+}
+
+/// One running task of a service, as a Swarm manager tells.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub id: String,
+    pub node_id: String,
+    /// The node's hostname; on the local cluster, its container's name (`dockerlab-swarm-2`).
+    pub node: String,
+    pub container: String,
+    /// Its addresses on the stack's networks, without the prefix length.
+    pub addresses: Vec<String>,
+}
+
+/// The tasks of `service` that should run now and do, asked of the manager that `docker
+/// {manager...}` reaches (`--host …`, `--context …`, or nothing for DOCKER_HOST).
+pub fn running_tasks(sh: &Shell, manager: &[String], service: &str) -> Result<Vec<Task>> {
+    let docker = |args: &[&str]| cmd!(sh, "docker {manager...} {args...}").quiet().read();
+    let ids = docker(&[
+        "service",
+        "ps",
+        "--quiet",
+        "--no-trunc",
+        "--filter",
+        "desired-state=running",
+        service,
+    ])
+    .with_context(|| format!("no service {service}: is the stack deployed?"))?;
+    let mut tasks = Vec::new();
+    for id in ids.lines() {
+        let format = "{{.Status.State}}|{{.NodeID}}|{{.Status.ContainerStatus.ContainerID}}|\
+                      {{range .NetworksAttachments}}{{range .Addresses}}{{.}} {{end}}{{end}}";
+        let out = docker(&["inspect", "--format", format, id])?;
+        let [state, node_id, container, addresses] = out.splitn(4, '|').collect::<Vec<_>>()[..]
+        else {
+            continue;
+        };
+        if state != "running" || container.is_empty() {
+            continue;
+        }
+        let format = "{{.Description.Hostname}}";
+        let node = docker(&["node", "inspect", "--format", format, node_id])
+            .with_context(|| format!("the node of task {id}"))?;
+        tasks.push(Task {
+            id: id.to_string(),
+            node_id: node_id.to_string(),
+            node,
+            container: container.to_string(),
+            addresses: addresses
+                .split_whitespace()
+                .map(|a| a.split('/').next().unwrap_or(a).to_string())
+                .collect(),
+        });
+    }
+    Ok(tasks)
 }

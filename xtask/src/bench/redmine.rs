@@ -14,16 +14,14 @@ use crate::redmine::{Stack, Teardown};
 /// restart → first 200, on a compose project of its own (fresh volumes and secrets).
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let sh = ctx.sh;
-    let flavour = Flavour::of(sh);
-    let stack = Stack::new(
+    // A leftover of an interrupted run would make the first start a warm one: scratch takes it
+    // down.
+    let stack = Stack::scratch(
+        sh,
         &format!("{PREFIX}-redmine"),
-        flavour,
         docker::free_port()?,
-        &ctx.dir.join("redmine-secrets"),
-        ctx.dir.join("redmine-backups"),
+        &ctx.dir.join("redmine"),
     );
-    // A leftover of an interrupted run would make the first start a warm one.
-    let _ = stack.down(sh, true);
     let _teardown = Teardown(sh, &stack);
     let new_project = || -> Result<()> {
         stack.down(sh, true)?;

@@ -21,7 +21,7 @@ use super::report::{number, Table, Target};
 use super::throughput::{ratio_rows, wrk_rows, Round};
 use super::wrk::Load;
 use super::{Ctx, PREFIX};
-use crate::docker::{self, Container, Flavour};
+use crate::docker::{self, Container};
 use crate::redmine::{Stack, Teardown};
 
 /// A configuration of the same image, by its environment.
@@ -74,14 +74,12 @@ const CLIENTS: [u32; 2] = [1, 8];
 
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let sh = ctx.sh;
-    let stack = Stack::new(
+    let stack = Stack::scratch(
+        sh,
         &format!("{PREFIX}-serving"),
-        Flavour::of(sh),
         docker::free_port()?,
-        &ctx.dir.join("serving-secrets"),
-        ctx.dir.join("serving-backups"),
+        &ctx.dir.join("serving"),
     );
-    let _ = stack.down(sh, true);
     let _teardown = Teardown(sh, &stack);
     stack.up(sh)?;
     let issues = if ctx.plan.quick { 20 } else { 300 };

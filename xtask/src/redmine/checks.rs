@@ -36,14 +36,7 @@ fn stack_checks(sh: &Shell, suite: &mut Suite) {
     else {
         return;
     };
-    let stack = Stack::new(
-        "dockerlab-redmine-test",
-        Flavour::of(sh),
-        port,
-        &work.join("secrets"),
-        work.join("backups"),
-    );
-    let _ = stack.down(sh, true);
+    let stack = Stack::scratch(sh, "dockerlab-redmine-test", port, &work);
     let _teardown = Teardown(sh, &stack);
     let base = stack.url();
 

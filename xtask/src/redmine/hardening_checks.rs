@@ -82,14 +82,7 @@ pub fn oom(sh: &Shell, suite: &mut Suite) {
     else {
         return;
     };
-    let stack = Stack::new(
-        "dockerlab-redmine-oom",
-        Flavour::of(sh),
-        port,
-        &work.join("secrets"),
-        work.join("backups"),
-    );
-    let _ = stack.down(sh, true);
+    let stack = Stack::scratch(sh, "dockerlab-redmine-oom", port, &work);
     let _teardown = Teardown(sh, &stack);
     let base = stack.url();
     let Some(api) = suite.check(

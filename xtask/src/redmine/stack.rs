@@ -75,6 +75,21 @@ impl Stack {
         }
     }
 
+    /// A throwaway stack of the tests or the benchmark, in this shell's flavour: project `name`,
+    /// its secrets and backups under `dir`. Whatever an interrupted run left of it is taken
+    /// down with its volumes first; hold a [`Teardown`] to do the same at the end.
+    pub fn scratch(sh: &Shell, name: &str, port: u16, dir: &Path) -> Stack {
+        let stack = Stack::new(
+            name,
+            Flavour::of(sh),
+            port,
+            &dir.join("secrets"),
+            dir.join("backups"),
+        );
+        let _ = stack.down(sh, true);
+        stack
+    }
+
     /// `docker compose` on this project, with the flavour's files and our variables.
     pub fn compose<'a>(&self, sh: &'a Shell, args: &[&str]) -> xshell::Cmd<'a> {
         let argv = self.compose_argv(args);

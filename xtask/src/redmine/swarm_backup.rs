@@ -43,63 +43,26 @@ pub fn backup(sh: &Shell, stack: &Stack, context: Option<&str>) -> Result<PathBu
 /// docker's arguments for `exec` in a running task of `service`: through that node's engine
 /// (each node's socket on the local cluster; elsewhere only when it is the manager we talk to).
 fn exec_argv(sh: &Shell, cluster: &Cluster, service: &str) -> Result<Vec<String>> {
-    let task = cluster
-        .docker(
-            sh,
-            &[
-                "service",
-                "ps",
-                "--quiet",
-                "--no-trunc",
-                "--filter",
-                "desired-state=running",
-                service,
-            ],
-        )
-        .quiet()
-        .read()
-        .with_context(|| format!("no service {service}: is the stack deployed?"))?;
-    let task = task
-        .lines()
+    let task = cluster::running_tasks(sh, &cluster.args, service)?
+        .into_iter()
         .next()
         .with_context(|| format!("{service} runs no task"))?;
-    let format = "{{.NodeID}} {{.Status.ContainerStatus.ContainerID}}";
-    let out = cluster
-        .docker(sh, &["inspect", "--format", format, task])
-        .quiet()
-        .read()?;
-    let (node, container) = out
-        .split_once(' ')
-        .filter(|(_, c)| !c.is_empty())
-        .with_context(|| format!("the task of {service} has no container yet"))?;
     let mut argv = if cluster.local.is_some() {
-        let hostname = cluster
-            .docker(
-                sh,
-                &[
-                    "node",
-                    "inspect",
-                    "--format",
-                    "{{.Description.Hostname}}",
-                    node,
-                ],
-            )
-            .quiet()
-            .read()?;
-        vec!["--host".to_string(), cluster::host(&hostname)]
+        vec!["--host".to_string(), cluster::host(&task.node)]
     } else {
         let here = cluster
             .docker(sh, &["info", "--format", "{{.Swarm.NodeID}}"])
             .quiet()
             .read()?;
-        if here != node {
+        if here != task.node_id {
             bail!(
-                "{service} runs on node {node}, not on the manager this machine talks to: run the \
-                 backup with --context (or DOCKER_HOST) pointing at that node's engine"
+                "{service} runs on node {}, not on the manager this machine talks to: run the \
+                 backup with --context (or DOCKER_HOST) pointing at that node's engine",
+                task.node
             );
         }
         cluster.args.clone()
     };
-    argv.extend(["exec".into(), container.to_string()]);
+    argv.extend(["exec".into(), task.container]);
     Ok(argv)
 }
