@@ -7,7 +7,14 @@
 #   WEB_CONCURRENCY    worker processes; default: the CPUs this container may use (its CPU limit,
 #                      else the CPUs it may run on: cpus_allowed below); 0 = a single
 #                      process (what the official image runs)
-#   RAILS_MAX_THREADS  threads per process (default 5); each gets its own database connection
+#   RAILS_MAX_THREADS  threads per process; default 1 per worker in cluster mode, 5 for a single
+#                      process
+#
+# One thread per worker, as many workers as CPUs: threads of one process take turns on the lock,
+# so a request that waits for the database queues behind the others' Ruby code each time it comes
+# back, and the slowest requests wait longest. At 8 clients on /projects, 1 thread against 5 gave
+# about 1.1x the requests/s and 0.6-0.8x the p99 (docs/bench.md). The price: a worker busy with a
+# slow request serves nobody else meanwhile, which is what more workers are for.
 
 require "etc"
 
@@ -29,8 +36,15 @@ def cpus_allowed
 end
 
 workers_count = Integer(ENV.fetch("WEB_CONCURRENCY") { cpus_allowed })
-threads_count = Integer(ENV.fetch("RAILS_MAX_THREADS") { 5 })
+threads_count = Integer(ENV.fetch("RAILS_MAX_THREADS") { workers_count > 0 ? 1 : 5 })
 threads threads_count, threads_count
+
+# Puma before 7 (Debian's 5.6.5 in the offline flavour) serves up to 10 requests of one keep-alive
+# connection in a row while the worker's other connections wait: with one thread, a tail of
+# seconds (bench: 2.6x the p99). 1 takes the connections in turn. Puma 7 fixed that tail itself
+# (puma/puma#3678) and gave the setting another meaning (max_keep_alive: requests before the
+# connection is closed), so newer ones keep their default.
+max_fast_inline 1 if Gem::Version.new(Puma::Const::VERSION) < Gem::Version.new("7")
 
 if workers_count > 0
   workers workers_count
@@ -38,12 +52,15 @@ if workers_count > 0
   # forked from it and share its memory pages until they write to them.
   preload_app!
 
-  # One database connection per thread (Active Record's pool defaults to 5, whatever
-  # RAILS_MAX_THREADS says); each worker opens its own.
-  on_worker_boot do
+  # Each worker opens its own database connections: one per thread, and at least Active Record's
+  # default 5, as Redmine sends its mails through ActiveJob's async adapter (`deliver_later`), in
+  # threads of the same process that need connections too. Connections open when first used.
+  reconnect = proc do
     if defined?(ActiveRecord::Base)
       config = ActiveRecord::Base.connection_db_config.configuration_hash
-      ActiveRecord::Base.establish_connection(config.merge(pool: threads_count))
+      ActiveRecord::Base.establish_connection(config.merge(pool: [threads_count, 5].max))
     end
   end
+  # Puma 7 renamed the hook (the old name still works, with a warning).
+  respond_to?(:before_worker_boot) ? before_worker_boot(&reconnect) : on_worker_boot(&reconnect)
 end
