@@ -55,24 +55,14 @@ impl Fixtures {
             }});
             post(&api, "/issues.json", &issue)?;
         }
-        let upload = api.create(
-            &format!("/uploads.json?filename={ATTACHMENT}"),
-            "application/octet-stream",
-            &"The benchmark's attachment: a few lines of text.\n".repeat(40),
-        )?;
-        let token = upload.json()?["upload"]["token"]
-            .as_str()
-            .context("no upload token")?
-            .to_string();
-        let attached = json!({"issue": {
-            "project_id": project_id,
-            "subject": "Bench issue with an attachment",
-            "description": "See the attached notes.",
-            "uploads": [{"token": token, "filename": ATTACHMENT, "content_type": "text/plain"}],
-        }});
-        let attached = post(&api, "/issues.json", &attached)?["issue"]["id"]
-            .as_u64()
-            .context("the new issue has no id")?;
+        let attached = api
+            .issue_with_attachment(
+                &project_id.to_string(),
+                "Bench issue with an attachment",
+                ATTACHMENT,
+                &"The benchmark's attachment: a few lines of text.\n".repeat(40),
+            )?
+            .issue;
         let cookie = format!("Cookie: {}", admin.cookie());
         Ok(Fixtures {
             issues,

@@ -3,6 +3,7 @@
 //! the hardening checks and the OOM test are in hardening_checks.rs.
 
 use anyhow::{ensure, Context, Result};
+use serde_json::json;
 use xshell::{cmd, Shell};
 
 use super::hardening_checks;
@@ -309,47 +310,20 @@ fn create_fixture(sh: &Shell, base: &str, password: &str) -> Result<Fixture> {
     api.create(
         "/projects.json",
         "application/json",
-        &format!(
-            r#"{{"project":{{"name":"Harbour lab","identifier":"{PROJECT}","is_public":true}}}}"#
-        ),
+        &json!({"project": {"name": "Harbour lab", "identifier": PROJECT, "is_public": true}})
+            .to_string(),
     )?;
     let content = format!(
         "Harbour test attachment {}\n",
         cmd!(sh, "date -u +%s%N").quiet().read()?
     );
-    let upload = api.create(
-        "/uploads.json?filename=harbour.txt",
-        "application/octet-stream",
-        &content,
-    )?;
-    let token = between(&upload.body, r#""token":""#, "\"").context("no upload token")?;
     let subject = "Survives down, rebuilds, kills and restores";
-    let issue = api.create(
-        "/issues.json",
-        "application/json",
-        &format!(
-            r#"{{"issue":{{"project_id":"{PROJECT}","subject":"{subject}","uploads":[{{"token":"{token}","filename":"harbour.txt","content_type":"text/plain"}}]}}}}"#
-        ),
-    )?;
-    let issue: u64 = between(&issue.body, r#""id":"#, ",")
-        .and_then(|id| id.parse().ok())
-        .context("no issue id")?;
+    let attached = api.issue_with_attachment(PROJECT, subject, "harbour.txt", &content)?;
     let fixture = Fixture {
-        issue,
+        issue: attached.issue,
         subject: subject.into(),
-        attachment: String::new(),
+        attachment: attached.path,
         sha256: web::sha256(sh, &content)?,
-    };
-    let json = api.get(&format!("/issues/{issue}.json?include=attachments"))?;
-    let url =
-        between(&json.body, r#""content_url":""#, "\"").context("the issue has no attachment")?;
-    let path = url
-        .find("/attachments/")
-        .map(|i| url[i..].to_string())
-        .context("odd content_url")?;
-    let fixture = Fixture {
-        attachment: path,
-        ..fixture
     };
     ensure!(
         attachment_sha(sh, &api, &fixture)? == fixture.sha256,

@@ -40,6 +40,32 @@ const SECRETS: [(&str, usize); 3] = [
     ("secret_key_base", 64),
 ];
 
+/// Writes `backups/redmine-TIMESTAMP.tar.gz` of what two commands write to their stdout, run
+/// wherever the stack is: `dump`, the database (pg_dump, custom format) into `db.dump`, and
+/// `files`, a tar of the attachments, into `files.tar`.
+pub fn write_backup(
+    sh: &Shell,
+    backups: &Path,
+    dump: duct::Expression,
+    files: duct::Expression,
+) -> Result<PathBuf> {
+    let stamp = cmd!(sh, "date -u +%Y%m%d-%H%M%S").quiet().read()?;
+    std::fs::create_dir_all(backups)?;
+    let out = backups.join(format!("redmine-{stamp}.tar.gz"));
+    ensure!(!out.exists(), "{} exists already", out.display());
+    let work = Scratch::at(backups.join(format!(".redmine-{stamp}")))?;
+    dump.stdout_path(work.join("db.dump"))
+        .run()
+        .context("dumping the database failed")?;
+    files
+        .stdout_path(work.join("files.tar"))
+        .run()
+        .context("archiving the attachments failed")?;
+    let dir = work.path();
+    cmd!(sh, "tar -C {dir} -czf {out} db.dump files.tar").run()?;
+    Ok(out)
+}
+
 /// Takes a stack of the tests or the benchmark down with its volumes, whatever happened.
 pub struct Teardown<'a>(pub &'a Shell, pub &'a Stack);
 
@@ -287,29 +313,15 @@ impl Stack {
     /// `files.tar` (the attachments).
     pub fn backup(&self, sh: &Shell) -> Result<PathBuf> {
         self.ensure_running(sh)?;
-        let stamp = cmd!(sh, "date -u +%Y%m%d-%H%M%S").quiet().read()?;
-        std::fs::create_dir_all(&self.backups)?;
-        let out = self.backups.join(format!("redmine-{stamp}.tar.gz"));
-        ensure!(!out.exists(), "{} exists already", out.display());
-        let work = Scratch::at(self.backups.join(format!(".redmine-{stamp}")))?;
-        let dump = format!("--username={DB}");
-        self.compose_bytes(
+        let user = format!("--username={DB}");
+        let dump = ["exec", "-T", "db", "pg_dump", &user, "--format=custom", DB];
+        let files = ["exec", "-T", "redmine", "tar", "-C", FILES, "-cf", "-", "."];
+        write_backup(
             sh,
-            &["exec", "-T", "db", "pg_dump", &dump, "--format=custom", DB],
+            &self.backups,
+            self.compose_bytes(sh, &dump),
+            self.compose_bytes(sh, &files),
         )
-        .stdout_path(work.join("db.dump"))
-        .run()
-        .context("dumping the database failed")?;
-        self.compose_bytes(
-            sh,
-            &["exec", "-T", "redmine", "tar", "-C", FILES, "-cf", "-", "."],
-        )
-        .stdout_path(work.join("files.tar"))
-        .run()
-        .context("archiving the attachments failed")?;
-        let dir = work.path();
-        cmd!(sh, "tar -C {dir} -czf {out} db.dump files.tar").run()?;
-        Ok(out)
     }
 
     /// Puts a backup back. Everything that can fail is done beside the live data first (the

@@ -4,40 +4,27 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, ensure, Context, Result};
-use xshell::{cmd, Shell};
+use anyhow::{bail, Context, Result};
+use xshell::Shell;
 
-use super::stack::{DB, FILES};
+use super::stack::{write_backup, DB, FILES};
 use super::swarm_stack::{Cluster, NAME};
 use super::Stack;
 use crate::local_swarm as cluster;
-use crate::scratch::Scratch;
 
 pub fn backup(sh: &Shell, stack: &Stack, context: Option<&str>) -> Result<PathBuf> {
     let cluster = Cluster::find(sh, context)?;
-    let db = exec_argv(sh, &cluster, &format!("{NAME}_db"))?;
-    let redmine = exec_argv(sh, &cluster, &format!("{NAME}_redmine"))?;
-    let stamp = cmd!(sh, "date -u +%Y%m%d-%H%M%S").quiet().read()?;
-    std::fs::create_dir_all(&stack.backups)?;
-    let out = stack.backups.join(format!("redmine-{stamp}.tar.gz"));
-    ensure!(!out.exists(), "{} exists already", out.display());
-    let work = Scratch::at(stack.backups.join(format!(".redmine-{stamp}")))?;
     let user = format!("--username={DB}");
-    let mut dump = db;
+    let mut dump = exec_argv(sh, &cluster, &format!("{NAME}_db"))?;
     dump.extend(["pg_dump", &user, "--format=custom", DB].map(String::from));
-    duct::cmd("docker", dump)
-        .stdout_path(work.join("db.dump"))
-        .run()
-        .context("dumping the database in its task failed")?;
-    let mut files = redmine;
+    let mut files = exec_argv(sh, &cluster, &format!("{NAME}_redmine"))?;
     files.extend(["tar", "-C", FILES, "-cf", "-", "."].map(String::from));
-    duct::cmd("docker", files)
-        .stdout_path(work.join("files.tar"))
-        .run()
-        .context("archiving the attachments in a Redmine task failed")?;
-    let dir = work.path();
-    cmd!(sh, "tar -C {dir} -czf {out} db.dump files.tar").run()?;
-    Ok(out)
+    write_backup(
+        sh,
+        &stack.backups,
+        duct::cmd("docker", dump),
+        duct::cmd("docker", files),
+    )
 }
 
 /// docker's arguments for `exec` in a running task of `service`: through that node's engine

@@ -154,6 +154,54 @@ impl Api {
         );
         Ok(resp)
     }
+
+    /// Creates an issue in `project` (its identifier or id) with `content` attached as the text
+    /// file `filename`, the way a client of the REST API does: the file is uploaded first, then
+    /// the issue names its upload token.
+    pub fn issue_with_attachment(
+        &self,
+        project: &str,
+        subject: &str,
+        filename: &str,
+        content: &str,
+    ) -> Result<Attached> {
+        let upload = self.create(
+            &format!("/uploads.json?filename={filename}"),
+            "application/octet-stream",
+            content,
+        )?;
+        let token = upload.json()?["upload"]["token"]
+            .as_str()
+            .context("no upload token")?
+            .to_string();
+        let issue = json!({"issue": {
+            "project_id": project,
+            "subject": subject,
+            "uploads": [{"token": token, "filename": filename, "content_type": "text/plain"}],
+        }});
+        let issue = self.create("/issues.json", "application/json", &issue.to_string())?;
+        let issue = issue.json()?["issue"]["id"]
+            .as_u64()
+            .context("the new issue has no id")?;
+        let shown = self
+            .get(&format!("/issues/{issue}.json?include=attachments"))?
+            .json()?;
+        let url = shown["issue"]["attachments"][0]["content_url"]
+            .as_str()
+            .context("the new issue has no attachment")?;
+        let path = url
+            .find("/attachments/")
+            .map(|i| url[i..].to_string())
+            .with_context(|| format!("an attachment's URL without /attachments/: {url}"))?;
+        Ok(Attached { issue, path })
+    }
+}
+
+/// An issue with an attachment, made by [`Api::issue_with_attachment`].
+pub struct Attached {
+    pub issue: u64,
+    /// Where the attachment is downloaded: `/attachments/download/ID/NAME`.
+    pub path: String,
 }
 
 /// The SHA-256 of some text, by `sha256sum`.

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
+use serde_json::json;
 use xshell::{cmd, Shell};
 
 use super::checks::{admin_password, front_door, PORT, REDMINE, ROLLING, STYLESHEET, WEB};
@@ -224,34 +225,13 @@ fn create_fixture(sh: &Shell, base: &str, password: &str) -> Result<Fixture> {
     api.create(
         "/projects.json",
         "application/json",
-        &format!(r#"{{"project":{{"name":"Swarm lab","identifier":"{project}"}}}}"#),
+        &json!({"project": {"name": "Swarm lab", "identifier": project}}).to_string(),
     )?;
     let content = format!("Shared by every node {}\n", random_hex(8)?);
-    let upload = api.create(
-        "/uploads.json?filename=swarm.txt",
-        "application/octet-stream",
-        &content,
-    )?;
-    let token = between(&upload.body, r#""token":""#, "\"").context("no upload token")?;
-    let issue = api.create(
-        "/issues.json",
-        "application/json",
-        &format!(
-            r#"{{"issue":{{"project_id":"{project}","subject":"On a Swarm","uploads":[{{"token":"{token}","filename":"swarm.txt","content_type":"text/plain"}}]}}}}"#
-        ),
-    )?;
-    let issue: u64 = between(&issue.body, r#""id":"#, ",")
-        .and_then(|id| id.parse().ok())
-        .context("no issue id")?;
-    let json = api.get(&format!("/issues/{issue}.json?include=attachments"))?;
-    let url = between(&json.body, r#""content_url":""#, "\"").context("no attachment")?;
-    let path = url
-        .find("/attachments/")
-        .map(|i| url[i..].to_string())
-        .context("odd content_url")?;
+    let attached = api.issue_with_attachment(&project, "On a Swarm", "swarm.txt", &content)?;
     Ok(Fixture {
-        issue,
-        path,
+        issue: attached.issue,
+        path: attached.path,
         sha256: web::sha256(sh, &content)?,
     })
 }
