@@ -62,13 +62,6 @@ const VARIANTS: &[Config] = &[
         name: "with MALLOC_ARENA_MAX=2",
         env: &["MALLOC_ARENA_MAX=2"],
     },
-    // Ruby 3.1 turns YJIT on when the variable is set at all, even to 0: the image leaves it
-    // unset.
-    Config {
-        key: "yjit",
-        name: "with YJIT",
-        env: &["RUBY_YJIT_ENABLE=1"],
-    },
 ];
 
 /// The concurrent clients of each load.
@@ -140,7 +133,10 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
                             continue;
                         }
                         let key = cell(page.name, clients, server.config.name);
-                        round.push(key, load.run(sh, &server.url(page))?);
+                        let wrk = load.run(sh, &server.url(page)).with_context(|| {
+                            format!("{} ({})", server.container.name, server.state())
+                        })?;
+                        round.push(key, wrk);
                     }
                 }
             }
@@ -327,6 +323,15 @@ struct Server<'a> {
 }
 
 impl<'a> Server<'a> {
+    /// How its container is: `running`, or `exited 137, OOM-killed, restarted 0 times`.
+    fn state(&self) -> String {
+        let format = "{{.State.Status}} {{.State.ExitCode}}, OOM-killed: {{.State.OOMKilled}}, \
+                      restarted {{.RestartCount}} times";
+        self.container
+            .inspect(format)
+            .unwrap_or_else(|e| format!("no state: {e}"))
+    }
+
     fn start(sh: &'a Shell, template: &Template, config: &'a Config) -> Result<Server<'a>> {
         let port = docker::free_port()?;
         let mut args: Vec<String> = vec![

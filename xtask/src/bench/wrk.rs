@@ -63,9 +63,24 @@ impl Load {
         let timeout = format!("{}s", self.timeout_secs);
         let limit = (self.secs + 30).to_string();
         let headers = self.headers.iter().flat_map(|h| ["--header", h.as_str()]);
-        let out = cmd!(sh, "timeout {limit} wrk --threads {threads} --connections {connections} --duration {duration} --timeout {timeout} --latency {headers...} {url}")
-            .read()
+        let run = cmd!(sh, "timeout {limit} wrk --threads {threads} --connections {connections} --duration {duration} --timeout {timeout} --latency {headers...} {url}")
+            .ignore_status()
+            .output()
             .context("running wrk (Debian: apt-get install wrk)")?;
+        let out = String::from_utf8_lossy(&run.stdout);
+        if !run.status.success() {
+            // wrk says why on either stream: "unable to connect to …" when the server is gone.
+            let said = String::from_utf8_lossy(&run.stderr);
+            let said = said
+                .lines()
+                .chain(out.lines())
+                .find(|l| !l.trim().is_empty());
+            bail!(
+                "wrk on {url} failed ({}): {}",
+                run.status,
+                said.unwrap_or("it said nothing").trim()
+            );
+        }
         parse(&out).with_context(|| format!("wrk's report on {url}:\n{out}"))
     }
 }
