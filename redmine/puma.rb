@@ -13,8 +13,9 @@
 # One thread per worker, as many workers as CPUs: threads of one process take turns on the lock,
 # so a request that waits for the database queues behind the others' Ruby code each time it comes
 # back, and the slowest requests wait longest. At 8 clients on /projects, 1 thread against 5 gave
-# about 1.1x the requests/s and 0.6-0.8x the p99 (docs/bench.md). The price: a worker busy with a
-# slow request serves nobody else meanwhile, which is what more workers are for.
+# 1.09-1.16x the requests/s and 0.71-0.92x the p99 in two full runs (docs/bench.md). The price:
+# a worker busy with a slow request serves nobody else meanwhile, which is what more workers are
+# for.
 
 require "etc"
 
