@@ -234,35 +234,23 @@ fn wait_ready(sh: &Shell, count: usize) -> Result<()> {
 /// engines made, its images and its state directory. Quiet about what is already gone.
 pub fn down(sh: &Shell) -> Result<()> {
     let filter = format!("label={LABEL}");
-    let containers = cmd!(sh, "docker container ls --all --quiet --filter {filter}")
-        .quiet()
-        .read()?;
-    let containers: Vec<&str> = containers.lines().collect();
-    if !containers.is_empty() {
-        cmd!(sh, "docker rm --force --volumes {containers...}")
+    // The containers first, with their anonymous volumes, then the volumes and networks they used.
+    let kinds: [(&str, &[&str], &[&str]); 3] = [
+        ("container", &["--all"], &["rm", "--force", "--volumes"]),
+        ("volume", &[], &["volume", "rm"]),
+        ("network", &[], &["network", "rm"]),
+    ];
+    for (kind, all, remove) in kinds {
+        let found = cmd!(sh, "docker {kind} ls {all...} --quiet --filter {filter}")
             .quiet()
-            .ignore_stdout()
-            .run()?;
-    }
-    let volumes = cmd!(sh, "docker volume ls --quiet --filter {filter}")
-        .quiet()
-        .read()?;
-    let volumes: Vec<&str> = volumes.lines().collect();
-    if !volumes.is_empty() {
-        cmd!(sh, "docker volume rm {volumes...}")
-            .quiet()
-            .ignore_stdout()
-            .run()?;
-    }
-    let networks = cmd!(sh, "docker network ls --quiet --filter {filter}")
-        .quiet()
-        .read()?;
-    let networks: Vec<&str> = networks.lines().collect();
-    if !networks.is_empty() {
-        cmd!(sh, "docker network rm {networks...}")
-            .quiet()
-            .ignore_stdout()
-            .run()?;
+            .read()?;
+        let found: Vec<&str> = found.lines().collect();
+        if !found.is_empty() {
+            cmd!(sh, "docker {remove...} {found...}")
+                .quiet()
+                .ignore_stdout()
+                .run()?;
+        }
     }
     remove_cgroups()?;
     let format = "{{.Repository}}:{{.Tag}}";
