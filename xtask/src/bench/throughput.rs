@@ -86,7 +86,7 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     for _ in 0..ctx.plan.runs {
         let mut round = Round::default();
         for target in &targets {
-            round.push(target.name, load.run(sh, &target.url)?);
+            round.push(target.name, load.run(sh, &target.url)?.without_errors()?);
         }
         rounds.push(round);
     }
@@ -161,8 +161,18 @@ impl Round {
 /// The rows of one target: median requests/s, p50 and p99 over the rounds.
 pub fn wrk_rows(t: &mut Table, target: &str, rounds: &[Round], load: &str) {
     let column = |f: fn(&Wrk) -> f64| rounds.iter().map(|r| f(&r.of(target))).collect::<Vec<_>>();
+    // Error answers are reported, not hidden: a server that fails some requests under load is a
+    // finding (the bench's own pages never answer errors when idle: they are checked first).
+    let errors: u64 = rounds.iter().map(|r| r.of(target).errors).sum();
+    let note = match errors {
+        0 => load.to_string(),
+        n => {
+            let all: u64 = rounds.iter().map(|r| r.of(target).requests).sum();
+            format!("{load}; {n} of {all} answers were errors (4xx, 5xx)")
+        }
+    };
     t.median(format!("{target}: requests/s"), &column(|w| w.rps), "req/s")
-        .note(load);
+        .note(note);
     t.median(
         format!("{target}: latency p50"),
         &column(|w| w.p50_ms),
