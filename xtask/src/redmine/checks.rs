@@ -204,6 +204,27 @@ fn stack_checks(sh: &Shell, suite: &mut Suite) {
         },
     );
     contracts::run(sh, suite, &stack);
+    suite.check(
+        "redmine: PostgreSQL logs no failed login of its own healthcheck",
+        || {
+            // By now the healthcheck has run every 2 s for minutes. One that names no role, or a
+            // role that does not exist, leaves a FATAL line in the log each time.
+            let db = stack.compose(sh, &["ps", "--quiet", "db"]).quiet().read()?;
+            let out = cmd!(sh, "docker logs {db}").quiet().output()?;
+            let log = String::from_utf8_lossy(&out.stderr);
+            let failed: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("FATAL") && l.contains("role"))
+                .collect();
+            ensure!(
+                failed.is_empty(),
+                "{} failed logins, the last: {}",
+                failed.len(),
+                failed.last().unwrap_or(&"")
+            );
+            Ok(())
+        },
+    );
     suite.check("redmine: data survives down + up", || {
         stack.down(sh, false)?;
         stack.up(sh)?;
