@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use xshell::{cmd, Shell};
 
+use super::cgroup::{self, Cgroup};
 use super::Ctx;
 use crate::docker::{self, Container};
 use crate::nginx;
@@ -162,22 +163,9 @@ fn same_cpu_limit(sh: &Shell, container: &Container, cgroup: &Path) -> Result<()
     Ok(())
 }
 
-/// The CPU cgroup directory in a /proc/PID/cgroup text: the v1 `cpu` controller's, else the v2
-/// unified one.
+/// The CPU cgroup directory in a /proc/PID/cgroup text.
 fn cpu_cgroup(text: &str) -> Option<PathBuf> {
-    let mut unified = None;
-    for line in text.lines() {
-        let mut fields = line.splitn(3, ':');
-        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
-        let path = path.trim_start_matches('/');
-        if controllers.split(',').any(|c| c == "cpu") {
-            return Some(Path::new("/sys/fs/cgroup/cpu").join(path));
-        }
-        if controllers.is_empty() {
-            unified = Some(Path::new("/sys/fs/cgroup").join(path));
-        }
-    }
-    unified
+    cgroup::of(text, "cpu").map(Cgroup::into_dir)
 }
 
 /// Our nginx.conf and site.conf for the host: only the paths and the port differ.
@@ -227,22 +215,5 @@ mod tests {
         assert_eq!(main.lines().count(), read("nginx.conf").lines().count());
         assert_eq!(site.lines().count(), read("site.conf").lines().count());
         assert!(host_config("nothing", "here", "/d", 1).is_err());
-    }
-
-    #[test]
-    fn finds_the_cpu_cgroup() {
-        let v1 = "12:pids:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/\n";
-        assert_eq!(
-            cpu_cgroup(v1),
-            Some(PathBuf::from("/sys/fs/cgroup/cpu/docker/abc"))
-        );
-        let v2 = "0::/system.slice/docker-abc.scope\n";
-        assert_eq!(
-            cpu_cgroup(v2),
-            Some(PathBuf::from(
-                "/sys/fs/cgroup/system.slice/docker-abc.scope"
-            ))
-        );
-        assert_eq!(cpu_cgroup("4:cpuset:/docker/abc\n"), None);
     }
 }

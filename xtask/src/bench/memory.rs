@@ -1,12 +1,13 @@
 //! A container's memory as `docker stats` counts it (the cgroup's usage minus its inactive page
 //! cache), sampled while something runs, to report its peak.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use super::cgroup::{self, Cgroup};
 use crate::docker::Container;
 
 /// The memory cgroup files of one container.
@@ -63,31 +64,20 @@ impl Meter {
 
 /// The meter in a /proc/PID/cgroup text: the v1 `memory` controller's, else the v2 unified one.
 fn meter(text: &str) -> Option<Meter> {
-    let mut unified = None;
-    for line in text.lines() {
-        let mut fields = line.splitn(3, ':');
-        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
-        let path = path.trim_start_matches('/');
-        if controllers.split(',').any(|c| c == "memory") {
-            let dir = Path::new("/sys/fs/cgroup/memory").join(path);
-            return Some(Meter {
-                usage: dir.join("memory.usage_in_bytes"),
-                stat: dir.join("memory.stat"),
-                inactive: "total_inactive_file",
-                anon: "total_rss",
-            });
-        }
-        if controllers.is_empty() {
-            let dir = Path::new("/sys/fs/cgroup").join(path);
-            unified = Some(Meter {
-                usage: dir.join("memory.current"),
-                stat: dir.join("memory.stat"),
-                inactive: "inactive_file",
-                anon: "anon",
-            });
-        }
-    }
-    unified
+    Some(match cgroup::of(text, "memory")? {
+        Cgroup::V1(dir) => Meter {
+            usage: dir.join("memory.usage_in_bytes"),
+            stat: dir.join("memory.stat"),
+            inactive: "total_inactive_file",
+            anon: "total_rss",
+        },
+        Cgroup::V2(dir) => Meter {
+            usage: dir.join("memory.current"),
+            stat: dir.join("memory.stat"),
+            inactive: "inactive_file",
+            anon: "anon",
+        },
+    })
 }
 
 /// Runs `f` while sampling every meter every 200 ms; returns what `f` returned and each meter's
@@ -119,6 +109,8 @@ pub fn peaks_while<T>(meters: &[Meter], f: impl FnOnce() -> T) -> (T, Vec<Sample
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]

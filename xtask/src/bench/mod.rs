@@ -20,6 +20,7 @@ use crate::docker;
 use crate::nginx;
 
 mod build;
+mod cgroup;
 pub mod checks;
 mod docs;
 mod fixtures;
