@@ -9,7 +9,7 @@ use xshell::cmd;
 use super::report::{number, Table, Target};
 use super::{image_mb, median, Ctx, PREFIX};
 use crate::docker::{self, Flavour};
-use crate::redmine::{Stack, Teardown};
+use crate::redmine::Stack;
 
 /// restart → first 200, on a compose project of its own (fresh volumes and secrets).
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
@@ -22,7 +22,6 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
         docker::free_port()?,
         &ctx.dir.join("redmine"),
     );
-    let _teardown = Teardown(sh, &stack);
     let new_project = || -> Result<()> {
         stack.down(sh, true)?;
         let _ = std::fs::remove_dir_all(&stack.secrets);
@@ -64,8 +63,6 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
              200; `up` itself returns once healthy: {} s",
             number(median(&warm_up).unwrap_or_default())
         ));
-    drop(_teardown);
-    let _ = std::fs::remove_dir_all(&stack.secrets);
     Ok(())
 }
 

@@ -22,7 +22,7 @@ use super::throughput::{ratio_rows, wrk_rows, Round};
 use super::wrk::Load;
 use super::{Ctx, PREFIX};
 use crate::docker::{self, Container};
-use crate::redmine::{Stack, Teardown};
+use crate::redmine::Stack;
 
 /// A configuration of the same image, by its environment.
 struct Config {
@@ -75,7 +75,6 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
         docker::free_port()?,
         &ctx.dir.join("serving"),
     );
-    let _teardown = Teardown(sh, &stack);
     stack.up(sh)?;
     let issues = if ctx.plan.quick { 20 } else { 300 };
     println!("creating {issues} issues through the REST API (not timed)");
@@ -223,8 +222,6 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
         ));
     }
     drop(servers);
-    drop(_teardown);
-    let _ = std::fs::remove_dir_all(&stack.secrets);
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use xshell::{cmd, Shell};
 
 use super::hardening_checks;
 use super::web::{self, between, Api, Browser};
-use super::{contract_checks as contracts, Stack, Teardown};
+use super::{contract_checks as contracts, Stack};
 use crate::docker::{self, Flavour};
 use crate::harness::{fails_saying, Suite};
 
@@ -38,7 +38,6 @@ fn stack_checks(sh: &Shell, suite: &mut Suite) {
         return;
     };
     let stack = Stack::scratch(sh, "dockerlab-redmine-test", port, &work);
-    let _teardown = Teardown(sh, &stack);
     let base = stack.url();
 
     if suite

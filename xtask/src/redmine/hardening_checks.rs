@@ -9,7 +9,7 @@ use anyhow::{bail, ensure, Context, Result};
 use xshell::Shell;
 
 use super::web;
-use super::{Stack, Teardown};
+use super::Stack;
 use crate::docker::{self, Flavour};
 use crate::harness::confinement::Confinement;
 use crate::harness::Suite;
@@ -83,7 +83,6 @@ pub fn oom(sh: &Shell, suite: &mut Suite) {
         return;
     };
     let stack = Stack::scratch(sh, "dockerlab-redmine-oom", port, &work);
-    let _teardown = Teardown(sh, &stack);
     let base = stack.url();
     let Some(api) = suite.check(
         "redmine oom: its stack comes up and a project is created",

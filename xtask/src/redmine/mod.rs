@@ -10,7 +10,7 @@ mod swarm_backup;
 pub mod swarm_stack;
 pub mod web;
 
-pub use stack::{Stack, Teardown};
+pub use stack::Stack;
 
 use std::path::PathBuf;
 

@@ -1,6 +1,7 @@
 //! One compose project of the Redmine stack: bringing it up and down, its secrets, and its
 //! backups.
 
+use std::ops::Deref;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -66,12 +67,25 @@ pub fn write_backup(
     Ok(out)
 }
 
-/// Takes a stack of the tests or the benchmark down with its volumes, whatever happened.
-pub struct Teardown<'a>(pub &'a Shell, pub &'a Stack);
+/// A throwaway stack of the tests or the benchmark ([`Stack::scratch`]): taken down with its
+/// volumes, and its generated secrets removed, when dropped, whatever happened.
+pub struct ScratchStack<'a> {
+    sh: &'a Shell,
+    stack: Stack,
+}
 
-impl Drop for Teardown<'_> {
+impl Deref for ScratchStack<'_> {
+    type Target = Stack;
+
+    fn deref(&self) -> &Stack {
+        &self.stack
+    }
+}
+
+impl Drop for ScratchStack<'_> {
     fn drop(&mut self) {
-        let _ = self.1.down(self.0, true);
+        let _ = self.stack.down(self.sh, true);
+        let _ = std::fs::remove_dir_all(&self.stack.secrets);
     }
 }
 
@@ -102,9 +116,9 @@ impl Stack {
     }
 
     /// A throwaway stack of the tests or the benchmark, in this shell's flavour: project `name`,
-    /// its secrets and backups under `dir`. Whatever an interrupted run left of it is taken
-    /// down with its volumes first; hold a [`Teardown`] to do the same at the end.
-    pub fn scratch(sh: &Shell, name: &str, port: u16, dir: &Path) -> Stack {
+    /// its secrets and backups under `dir`. It is taken down with its volumes first (whatever an
+    /// interrupted run left of it) and again when dropped.
+    pub fn scratch<'a>(sh: &'a Shell, name: &str, port: u16, dir: &Path) -> ScratchStack<'a> {
         let stack = Stack::new(
             name,
             Flavour::of(sh),
@@ -113,7 +127,7 @@ impl Stack {
             dir.join("backups"),
         );
         let _ = stack.down(sh, true);
-        stack
+        ScratchStack { sh, stack }
     }
 
     /// `docker compose` on this project, with the flavour's files and our variables.
