@@ -104,6 +104,17 @@ pub fn image_id(sh: &Shell, image: &str) -> Result<String> {
     image_inspect(sh, image, "{{.Id}}")
 }
 
+/// Whether `text` is a content digest as Docker prints them: `sha256:` and 64 lowercase hex digits
+/// (image ids, manifest digests).
+pub fn is_digest(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 pub fn image_exists(sh: &Shell, image: &str) -> bool {
     image_id(sh, image).is_ok()
 }

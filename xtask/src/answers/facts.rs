@@ -5,6 +5,7 @@
 use anyhow::{ensure, Context, Result};
 
 use super::demos::Output;
+use crate::docker::is_digest;
 
 const CAP_SYS_MODULE: u64 = 1 << 16;
 const CAP_SYS_BOOT: u64 = 1 << 22;
@@ -64,11 +65,6 @@ pub fn layers(out: &[Output]) -> Result<()> {
         "{layers} layer-making steps in the history; answers.md says five"
     );
     Ok(())
-}
-
-fn is_digest(id: &str) -> bool {
-    id.strip_prefix("sha256:")
-        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 pub fn image_id(out: &[Output]) -> Result<()> {

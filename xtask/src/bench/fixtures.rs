@@ -19,7 +19,7 @@ pub struct Fixtures {
     pub issues: usize,
     /// The issue that has the attachment.
     pub attached: u64,
-    /// `Cookie: …` of the admin's session, for wrk's `--header`.
+    /// The admin's session: the value of a `Cookie` header.
     pub cookie: String,
 }
 
@@ -63,7 +63,7 @@ impl Fixtures {
                 &"The benchmark's attachment: a few lines of text.\n".repeat(40),
             )?
             .issue;
-        let cookie = format!("Cookie: {}", admin.cookie());
+        let cookie = admin.cookie();
         Ok(Fixtures {
             issues,
             attached,
@@ -98,9 +98,8 @@ impl Fixtures {
     /// Fails unless `page` answers 200 with its text at `base`, with the cookie when logged in
     /// (wrk would count a redirect to the login page as an answer).
     pub fn check(&self, base: &str, page: &Page) -> Result<()> {
-        let cookie = self.cookie.trim_start_matches("Cookie: ");
         let headers: &[(&str, &str)] = if page.logged_in {
-            &[("Cookie", cookie)]
+            &[("Cookie", &self.cookie)]
         } else {
             &[]
         };

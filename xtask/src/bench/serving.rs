@@ -79,7 +79,7 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let issues = if ctx.plan.quick { 20 } else { 300 };
     println!("creating {issues} issues through the REST API (not timed)");
     let fixtures = Fixtures::create(&stack, issues)?;
-    let stacked = stack.compose(sh, &["ps", "--quiet", "redmine"]).read()?;
+    let stacked = stack.container(sh, "redmine")?;
     let template = Template::of(sh, &stacked)?;
     stack.compose(sh, &["stop", "redmine"]).run()?;
 
@@ -99,7 +99,7 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let load = |clients: u32, secs: u32, logged_in: bool| {
         let mut load = Load::clients(clients, secs);
         if logged_in {
-            load.headers.push(fixtures.cookie.clone());
+            load.headers.push(format!("Cookie: {}", fixtures.cookie));
         }
         load
     };

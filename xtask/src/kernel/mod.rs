@@ -236,7 +236,8 @@ pub fn boot(sh: &Shell, built: &Built) -> Result<Boot> {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let console = plain(&String::from_utf8_lossy(&output.stdout));
+    // Without the terminal escapes the firmware sends (`ESC c`, `ESC [ … letter`) and the CRs.
+    let console = crate::progress::plain(&String::from_utf8_lossy(&output.stdout));
     for line in console.lines() {
         println!("  | {line}");
     }
@@ -257,29 +258,6 @@ pub fn boot(sh: &Shell, built: &Built) -> Result<Boot> {
         init_line,
         console,
     })
-}
-
-/// The console text without carriage returns and the terminal escapes the firmware sends
-/// (`ESC c`, `ESC [ … letter`).
-fn plain(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' => {}
-            '\u{1b}' => {
-                if chars.next() == Some('[') {
-                    for c in chars.by_ref() {
-                        if c.is_ascii_alphabetic() {
-                            break;
-                        }
-                    }
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn path(path: &Path) -> Result<&str> {
@@ -303,7 +281,10 @@ mod tests {
     fn console_text_loses_terminal_escapes() {
         let raw =
             "\u{1b}c\u{1b}[?7l\u{1b}[2J\u{1b}[0mSeaBIOS (version 1.16)\r\nLinux version 6.1\r\n";
-        assert_eq!(plain(raw), "SeaBIOS (version 1.16)\nLinux version 6.1\n");
+        assert_eq!(
+            crate::progress::plain(raw),
+            "SeaBIOS (version 1.16)\nLinux version 6.1\n"
+        );
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::time::Duration;
 use anyhow::{anyhow, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use super::names::{is_digest, NAME_MAX, TAG_MAX};
+use super::names::{NAME_MAX, TAG_MAX};
 use super::{version_tag, PASSWORD_VAR, USERNAME_VAR};
+use crate::docker::is_digest;
 use crate::docker::{self, Container, Flavour};
 use crate::harness::{one_error_line, Suite};
 use crate::http;

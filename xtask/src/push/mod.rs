@@ -7,13 +7,13 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
-use crate::docker::{self, Flavour};
+use crate::docker::{self, is_digest, Flavour};
 use crate::{nginx, progress};
 
 pub mod checks;
 mod names;
 
-use names::{check_registry, check_repository, check_tag, is_digest};
+use names::{check_registry, check_repository, check_tag};
 
 /// Docker Hub's names for itself: pushing to any of them (or without --registry) is Docker Hub.
 const DOCKER_HUB: &[&str] = &["docker.io", "index.docker.io", "registry-1.docker.io"];

@@ -8,15 +8,6 @@ pub const NAME_MAX: usize = 255;
 /// Longest tag distribution accepts.
 pub const TAG_MAX: usize = 128;
 
-pub fn is_digest(text: &str) -> bool {
-    text.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
 /// `HOST[:PORT]`: DNS labels (or an IPv4 address, or `[IPv6]`), an optional port.
 pub fn check_registry(registry: &str) -> Result<()> {
     let invalid = |why: &str| {

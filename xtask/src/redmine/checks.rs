@@ -208,7 +208,7 @@ fn stack_checks(sh: &Shell, suite: &mut Suite) {
         || {
             // By now the healthcheck has run every 2 s for minutes. One that names no role, or a
             // role that does not exist, leaves a FATAL line in the log each time.
-            let db = stack.compose(sh, &["ps", "--quiet", "db"]).quiet().read()?;
+            let db = stack.container(sh, "db")?;
             let out = cmd!(sh, "docker logs {db}").quiet().output()?;
             let log = String::from_utf8_lossy(&out.stderr);
             let failed: Vec<&str> = log
@@ -252,7 +252,7 @@ fn stack_checks(sh: &Shell, suite: &mut Suite) {
         suite.check(
             &format!("redmine: data survives docker kill of {service} + up"),
             || {
-                let id = stack.compose(sh, &["ps", "--quiet", service]).read()?;
+                let id = stack.container(sh, service)?;
                 cmd!(sh, "docker kill {id}").ignore_stdout().run()?;
                 stack.up(sh)?;
                 still_there(sh, &stack, &fixture)

@@ -251,16 +251,22 @@ impl Stack {
 
     /// The id of the image a service's container runs.
     pub fn service_image(&self, sh: &Shell, service: &str) -> Result<String> {
+        let id = self.container(sh, service)?;
+        let format = "{{.Image}}";
+        Ok(cmd!(sh, "docker inspect --format {format} {id}")
+            .quiet()
+            .read()?)
+    }
+
+    /// The id of `service`'s container in this project.
+    pub fn container(&self, sh: &Shell, service: &str) -> Result<String> {
         let id = self.compose(sh, &["ps", "--quiet", service]).read()?;
         ensure!(
             !id.is_empty(),
             "no {service} container in project {}",
             self.project
         );
-        let format = "{{.Image}}";
-        Ok(cmd!(sh, "docker inspect --format {format} {id}")
-            .quiet()
-            .read()?)
+        Ok(id)
     }
 
     /// Who owns `path` in the Redmine container (`uid:gid`). What writes a volume there runs as
