@@ -131,6 +131,12 @@ pub fn registry_push(sh: &Shell) -> Result<String> {
         .context("the cluster's registry is not published on 127.0.0.1")
 }
 
+/// `docker --host NODE …` of a node's engine.
+pub fn on<'a>(sh: &'a Shell, node: &str, args: &[&str]) -> xshell::Cmd<'a> {
+    let host = host(node);
+    cmd!(sh, "docker --host {host} {args...}").quiet()
+}
+
 /// Whether the engine at `host` answers.
 pub fn engine_answers(sh: &Shell, host: &str) -> bool {
     let format = "{{.Server.Version}}";

@@ -69,7 +69,6 @@ impl Deploy {
                  deploy without it (DNS round robin, the port published on the front door's node)"
             );
         }
-        docker::engine(sh)?;
         let images = images(
             sh,
             stack,
@@ -131,16 +130,17 @@ fn images(
     };
     let db = named("db")?;
     let mut redmine = named("redmine")?;
-    // What compose.yaml builds is built as `cargo xtask redmine up` builds it (the offline
-    // stand-in for the official redmine image first); the rest is pulled.
+    // Built as `cargo xtask redmine up` builds them (the offline stand-ins first); Redmine's
+    // image not when another one is deployed in its place.
     stack.bases(sh)?;
+    let build: &[&str] = match redmine_image {
+        Some(_) => &["build", "--quiet", "db"],
+        None => &["build", "--quiet"],
+    };
     stack
-        .compose(sh, &["build", "--quiet"])
+        .compose(sh, build)
         .run()
         .context("building the stack's images failed (docker's output is above)")?;
-    if config["services"]["db"]["build"].is_null() {
-        crate::build::ensure_pulled(sh, &db)?;
-    }
     if let Some(image) = redmine_image {
         ensure!(
             docker::image_exists(sh, image),

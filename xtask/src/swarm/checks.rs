@@ -254,21 +254,11 @@ fn leftovers(sh: &Shell, probe: &Probe, pushed: Option<&str>) -> Result<()> {
             .filter(|i| i.starts_with(PREFIX) || pushed.as_ref().is_some_and(|p| i.starts_with(p)))
             .map(|i| format!("image {i}")),
     );
-    for hierarchy in std::fs::read_dir("/sys/fs/cgroup")?.flatten() {
-        for entry in std::fs::read_dir(hierarchy.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(&format!("{PREFIX}-"))
-            {
-                left.push(format!("cgroup {}", entry.path().display()));
-            }
-        }
-    }
+    left.extend(
+        super::nodes::cgroups()?
+            .iter()
+            .map(|cgroup| format!("cgroup {}", cgroup.display())),
+    );
     ensure!(left.is_empty(), "left behind: {}", left.join(", "));
     Ok(())
 }

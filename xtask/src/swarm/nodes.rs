@@ -10,7 +10,7 @@ use xshell::{cmd, Shell};
 
 use crate::build;
 use crate::docker::Flavour;
-use crate::local_swarm::{self as cluster, node_name, LABEL, PREFIX};
+use crate::local_swarm::{self as cluster, node_name, on, LABEL, PREFIX};
 
 /// The node image's build context: one Dockerfile, its base a build argument (the official
 /// `docker:…-dind` upstream, the local Debian base offline).
@@ -160,12 +160,6 @@ fn start(
     .ignore_stdout();
     run.set_ignore_stderr(silent);
     run.run().with_context(|| format!("starting node {node}"))
-}
-
-/// `docker --host NODE …` of a node's engine.
-fn on<'a>(sh: &'a Shell, node: &str, args: &[&str]) -> xshell::Cmd<'a> {
-    let host = cluster::host(node);
-    cmd!(sh, "docker --host {host} {args...}").quiet()
 }
 
 fn swarm_state(sh: &Shell, node: &str) -> Result<String> {

@@ -2,15 +2,14 @@
 //! reach a task's container through its node's engine.
 
 use anyhow::Result;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 pub use crate::local_swarm::Task;
-use crate::local_swarm::{self as cluster, node_name};
+use crate::local_swarm::{self as cluster, node_name, on};
 
 /// `docker …` on the manager of the local cluster.
 pub fn manager<'a>(sh: &'a Shell, args: &[&str]) -> xshell::Cmd<'a> {
-    let host = cluster::host(&node_name(1));
-    cmd!(sh, "docker --host {host} {args...}").quiet()
+    on(sh, &node_name(1), args)
 }
 
 /// The tasks of `service` that should run now and do, on the local cluster.
@@ -21,19 +20,14 @@ pub fn running(sh: &Shell, service: &str) -> Result<Vec<Task>> {
 
 /// `docker exec` in a task's container, through its node's engine; returns its output.
 pub fn exec(sh: &Shell, task: &Task, args: &[&str]) -> Result<String> {
-    let host = cluster::host(&task.node);
-    let container = &task.container;
-    Ok(cmd!(sh, "docker --host {host} exec {container} {args...}")
-        .quiet()
-        .read()?)
+    let mut argv = vec!["exec", task.container.as_str()];
+    argv.extend(args);
+    Ok(on(sh, &task.node, &argv).read()?)
 }
 
 /// `docker kill` of a task's container, through its node's engine.
 pub fn kill(sh: &Shell, task: &Task) -> Result<()> {
-    let host = cluster::host(&task.node);
-    let container = &task.container;
-    cmd!(sh, "docker --host {host} kill {container}")
-        .quiet()
+    on(sh, &task.node, &["kill", &task.container])
         .ignore_stdout()
         .run()?;
     Ok(())
