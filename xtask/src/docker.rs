@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::http;
@@ -189,6 +189,13 @@ impl<'a> Container<'a> {
 }
 
 impl Container<'_> {
+    /// Its address on its network (the default bridge, unless it was run on another one).
+    pub fn ip(&self) -> Result<String> {
+        let ip = self.inspect("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")?;
+        ensure!(!ip.is_empty(), "{} has no address", self.name);
+        Ok(ip)
+    }
+
     /// The host address a container port is published on: `127.0.0.1:32768`.
     pub fn published(&self, port: u16) -> Result<String> {
         let name = &self.name;

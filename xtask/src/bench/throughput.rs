@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{Context, Result};
 
 use super::host_nginx::{cgroup_beside, HostNginx};
 use super::plain;
@@ -30,8 +30,7 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let web = Container::run(sh, &format!("{PREFIX}-wrk"), &args)?;
     let published = format!("http://127.0.0.1:{port}/");
     docker::wait_http(&published, Duration::from_secs(30))?;
-    let ip = web.inspect("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")?;
-    ensure!(!ip.is_empty(), "{} has no address", web.name);
+    let ip = web.ip()?;
     // The reference: the same nginx, configuration and page, without the container. On a shared
     // machine Docker's cgroup gets one CPU weight for all containers, so the reference runs in a
     // cgroup beside the container's to compete alike; a second one runs as any host process.
@@ -44,8 +43,7 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     args.extend(plain::run_flags(Flavour::of(sh)));
     args.push(&plain_image);
     let plain = Container::run(sh, &format!("{PREFIX}-plain"), &args)?;
-    let plain_ip = plain.inspect("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")?;
-    ensure!(!plain_ip.is_empty(), "{} has no address", plain.name);
+    let plain_ip = plain.ip()?;
     let containers = [
         Target {
             name: "container, published port",

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
+use serde_json::Value;
 use xshell::Shell;
 
 use super::swarm_stack::{self, Cluster, Images, Options};
@@ -69,9 +70,13 @@ impl Deploy {
                  deploy without it (DNS round robin, the port published on the front door's node)"
             );
         }
+        stack.ensure_secrets()?;
+        // compose.yaml as Compose reads it, with the flavour's files and our variables.
+        let config = swarm_stack::compose_config(sh, stack)?;
         let images = images(
             sh,
             stack,
+            &config,
             self.redmine_image.as_deref(),
             &push_to,
             &pull_from,
@@ -82,7 +87,7 @@ impl Deploy {
             port: stack.port,
             routing_mesh: self.routing_mesh,
         };
-        swarm_stack::deploy(sh, &cluster, stack, &images, &options)?;
+        swarm_stack::deploy(sh, &cluster, &config, &images, &options)?;
         let url = format!("http://{}:{}/", cluster.address(sh)?, stack.port);
         docker::wait_http(&url, std::time::Duration::from_secs(120))
             .context("the stack converged but its front door does not answer")?;
@@ -116,12 +121,11 @@ impl Deploy {
 fn images(
     sh: &Shell,
     stack: &Stack,
+    config: &Value,
     redmine_image: Option<&str>,
     push_to: &str,
     pull_from: &str,
 ) -> Result<Images> {
-    stack.ensure_secrets()?;
-    let config = swarm_stack::compose_config(sh, stack)?;
     let named = |service: &str| -> Result<String> {
         config["services"][service]["image"]
             .as_str()

@@ -194,16 +194,17 @@ pub fn check_pull(sh: &Shell, cluster: &Cluster, images: &Images, registry: &str
     Ok(())
 }
 
-/// `docker stack deploy` of compose.yaml's services with stack.yaml over them; a new stack first
-/// gets one Redmine task (it migrates the database alone), then all of them.
+/// `docker stack deploy` of compose.yaml's services (`config`: [`compose_config`]) with
+/// stack.yaml over them; a new stack first gets one Redmine task (it migrates the database
+/// alone), then all of them.
 pub fn deploy(
     sh: &Shell,
     cluster: &Cluster,
-    stack: &Stack,
+    config: &Value,
     images: &Images,
     options: &Options,
 ) -> Result<()> {
-    let base = base(&compose_config(sh, stack)?)?;
+    let base = base(config)?;
     let redmine = format!("{NAME}_redmine");
     let exists = cluster
         .docker(sh, &["service", "inspect", &redmine])
