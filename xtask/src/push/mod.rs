@@ -176,23 +176,23 @@ impl Target {
                  {USERNAME_VAR} (and {PASSWORD_VAR})"
             ),
         };
-        let name = match &registry {
-            Some(host) => format!("{host}/{repository}"),
-            None => repository.clone(),
-        };
-        check_repository(&repository, registry.is_none(), name.len())?;
-        let mut unique = Vec::new();
-        for tag in tags {
-            check_tag(&tag)?;
-            if !unique.contains(&tag) {
-                unique.push(tag);
-            }
-        }
-        Ok(Target {
+        let mut target = Target {
             registry,
             repository,
-            tags: unique,
-        })
+            tags: Vec::new(),
+        };
+        check_repository(
+            &target.repository,
+            target.registry.is_none(),
+            target.name().len(),
+        )?;
+        for tag in tags {
+            check_tag(&tag)?;
+            if !target.tags.contains(&tag) {
+                target.tags.push(tag);
+            }
+        }
+        Ok(target)
     }
 
     /// The image name as docker knows it: `alice/dockerlab-nginx`, `127.0.0.1:5000/dockerlab/nginx`.
