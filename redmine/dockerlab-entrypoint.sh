@@ -5,14 +5,16 @@
 #   1. as started: anything but a server start goes to /docker-entrypoint.sh as it is. A server
 #      start goes through it too, with REDMINE_NO_DB_MIGRATE=1, wrapped as
 #      `bundle exec dockerlab-entrypoint.sh --prepared rails server …`: the base's entry point
-#      does everything it always does (steps down from root, writes config/database.yml from
-#      REDMINE_DB_* or picks SQLite when none is set, SECRET_KEY_BASE, gems of plugins) and then
-#      runs us again, so the database settings have exactly one reader: the base's.
+#      does everything it always does (steps down from root when started as root, writes
+#      config/database.yml from REDMINE_DB_* or picks SQLite when none is set, SECRET_KEY_BASE,
+#      gems of plugins) and then runs us again, so the database settings have exactly one
+#      reader: the base's.
 #   2. `--prepared`: db-state.rb reads config/database.yml and asks the database, without Rails,
 #      what it needs: migrations only when some are missing (a new database, a new Redmine, a
-#      new plugin); on a database without Redmine's default data, first-start.rb gives the admin
-#      the password from REDMINE_ADMIN_PASSWORD(_FILE) (no forced change) and loads the default
-#      data, in one Rails process. Then the server.
+#      new plugin built in); on a database without Redmine's default data, first-start.rb gives
+#      the admin the password from REDMINE_ADMIN_PASSWORD(_FILE) (no forced change) and loads
+#      the default data, in one Rails process. Then the server.
+# The assets (Redmine's, the theme's, the plugins') are compiled into the image (Dockerfile).
 # A warm start goes straight to the server.
 set -Eeuo pipefail
 
@@ -22,12 +24,6 @@ set -Eeuo pipefail
 
 server_start() {
     [[ ${1:-} == rails && ${2:-} =~ ^(server|s)$ ]]
-}
-
-# The digest of every plugin's assets (paths and contents): what Propshaft's manifest was
-# compiled from. The image is compiled without plugins, so a missing stamp is the empty digest.
-plugin_assets_digest() {
-    find plugins/ -path 'plugins/*/assets/*' -type f -print0 | sort -z | xargs -0r sha256sum | sha256sum
 }
 
 if [[ ${1:-} != --prepared ]]; then
@@ -45,22 +41,6 @@ if [[ ${1:-} != --prepared ]]; then
     exec /docker-entrypoint.sh bundle exec "$0" --prepared "$@"
 fi
 shift
-
-# Propshaft (Redmine 6) serves plugins' assets from the manifest compiled into the image, and at
-# boot recompiles only files newer than it (redmine.org #44240): a plugin unpacked with its old
-# mtimes would get none. When the plugins' assets differ from what the manifest was compiled
-# from, the manifest goes, and Redmine compiles everything again at boot. Redmine 5 (the offline
-# stand-in) has no manifest: it copies plugins' assets into public/plugin_assets at every boot.
-manifest=public/assets/.manifest.json stamp=public/assets/.dockerlab-plugin-assets
-if [[ -f $manifest ]]; then
-    digest=$(plugin_assets_digest)
-    previous=$(cat "$stamp" 2>/dev/null) || previous=$(sha256sum </dev/null)
-    if [[ $digest != "$previous" ]]; then
-        echo "dockerlab: plugins' assets changed: Redmine compiles the assets again at boot"
-        rm "$manifest"
-        echo "$digest" >"$stamp"
-    fi
-fi
 
 state=$(ruby /usr/local/share/dockerlab/db-state.rb)
 echo "dockerlab: database needs: ${state:-nothing}"

@@ -1,6 +1,6 @@
 //! `cargo xtask bases`: the Debian base image of the offline flavour, built on this machine.
 //!
-//! mmdebstrap writes a bookworm `minbase` root file system from Debian's mirror as a tarball and
+//! mmdebstrap writes a trixie (Debian 13) `minbase` root file system from Debian's mirror as a tarball and
 //! `docker import` turns it into an image. It is named as ours, never `debian:…`: it is not the
 //! official image, only a base that needs no registry.
 
@@ -11,7 +11,7 @@ use xshell::{cmd, Shell};
 use crate::{docker, progress};
 
 /// The image every offline Dockerfile starts `FROM`.
-pub const BASE: &str = "dockerlab/bookworm-minbase:local";
+pub const BASE: &str = "dockerlab/trixie-minbase:local";
 
 /// Build the local Debian base image of the offline flavour (reused when present).
 #[derive(Args)]
@@ -53,7 +53,7 @@ pub fn ensure(sh: &Shell, rebuild: bool) -> Result<()> {
         "--aptopt=APT::Install-Recommends \"false\"",
         "--customize-hook",
         hook,
-        "bookworm",
+        "trixie",
         "-",
     ];
     let import = [
@@ -61,7 +61,7 @@ pub fn ensure(sh: &Shell, rebuild: bool) -> Result<()> {
         "--change",
         r#"CMD ["bash"]"#,
         "--change",
-        "LABEL org.opencontainers.image.description=\"Debian bookworm minbase, built locally by cargo xtask bases\"",
+        "LABEL org.opencontainers.image.description=\"Debian trixie minbase, built locally by cargo xtask bases\"",
         "-",
         BASE,
     ];

@@ -1,10 +1,11 @@
 #!/bin/bash
 # /docker-entrypoint.sh of the Redmine stand-in (offline/redmine/Dockerfile). It keeps the
 # contract of the official image's entry point (docker-library/redmine, docker-entrypoint.sh),
-# written anew for Debian's Redmine 5.0:
+# written anew for Debian's Redmine 6.0:
 #   - only commands that run Redmine (`rails …`, `rake …`, `bundle exec …`) are set up; anything
 #     else runs as it is;
 #   - started as root, it gives what Redmine writes to the redmine user and starts again as it;
+#     started as any other user (`--user`, compose's `user:`), it runs as that user;
 #   - config/database.yml is written from the environment when there is none: MySQL/MariaDB
 #     (REDMINE_DB_MYSQL), PostgreSQL (REDMINE_DB_POSTGRES), SQL Server (REDMINE_DB_SQLSERVER,
 #     refused here: Debian has no gems for it), and with none of them SQLite in sqlite/redmine.db;
@@ -30,7 +31,7 @@ fi
 # What Redmine writes (https://www.redmine.org/projects/redmine/wiki/RedmineInstall, step 8).
 # The attachments can be many: they are walked only when their directory is not Redmine's yet.
 if [[ $(id -u) == 0 ]]; then
-    dirs=(config sqlite tmp/ public/plugin_assets/)
+    dirs=(config log public/assets/ sqlite tmp/)
     [[ $(stat -c %U files) == redmine ]] || dirs+=(files)
     find "${dirs[@]}" \! -user redmine -exec chown redmine:redmine {} +
     exec gosu redmine "$0" "$@"

@@ -92,9 +92,9 @@ mod tests {
 
     #[test]
     fn plain_dockerfiles_use_the_distributions_defaults() {
-        let offline = dockerfile(Flavour::Offline, "dockerlab/bookworm-minbase:local");
+        let offline = dockerfile(Flavour::Offline, "dockerlab/trixie-minbase:local");
         assert!(offline.starts_with("# Generated"));
-        assert!(offline.contains("FROM dockerlab/bookworm-minbase:local\n"));
+        assert!(offline.contains("FROM dockerlab/trixie-minbase:local\n"));
         assert!(offline.contains("apt-get install -y --no-install-recommends nginx;"));
         assert!(offline.contains("COPY index.html /var/www/html/index.html\n"));
         assert!(!offline.contains("nginx.conf"), "the default configuration");
