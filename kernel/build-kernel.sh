@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds a tiny Linux kernel from Debian's linux-source-6.1 and an initramfs for it, into the
+# Builds a tiny Linux kernel from Debian's linux-source-6.12 and an initramfs for it, into the
 # directory given as $1: bzImage, init.cpio, kernel.release, config; and the same sources as
 # User-mode Linux, `linux`, a kernel that runs as an ordinary process.
 # Run by `cargo xtask kernel` in the kernel-builder container; plain user-space work: unpack,
@@ -10,9 +10,9 @@ here=$(dirname "$0")
 work=$(mktemp -d)
 step() { printf '==> %s\n' "$*"; }
 
-step "unpacking /usr/src/linux-source-6.1.tar.xz"
-tar -xf /usr/src/linux-source-6.1.tar.xz -C "$work"
-cd "$work/linux-source-6.1"
+step "unpacking /usr/src/linux-source-6.12.tar.xz"
+tar -xf /usr/src/linux-source-6.12.tar.xz -C "$work"
+cd "$work/linux-source-6.12"
 
 # tinyconfig is the smallest configuration that builds; add what booting under qemu to a line
 # on the serial console needs: a 64-bit kernel, printk, the 8250 UART as console, an initramfs

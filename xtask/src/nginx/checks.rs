@@ -214,7 +214,7 @@ fn confined(sh: &Shell, suite: &mut Suite) {
         || {
             let (port, said) = start(None)?;
             let found = Confinement::of(sh, CONTAINER)?;
-            found.hardened(sh, &[], None)?;
+            found.hardened(sh, None)?;
             ensure!(
                 found.host_ips() == ["127.0.0.1"],
                 "published on {:?}",
@@ -231,7 +231,7 @@ fn confined(sh: &Shell, suite: &mut Suite) {
         || {
             let (port, said) = start(Some("0.0.0.0"))?;
             let found = Confinement::of(sh, CONTAINER)?;
-            found.hardened(sh, &[], Some("0.0.0.0"))?;
+            found.hardened(sh, Some("0.0.0.0"))?;
             ensure!(
                 found.host_ips() == ["0.0.0.0"],
                 "published on {:?}",

@@ -6,9 +6,9 @@ use anyhow::{ensure, Context, Result};
 use serde_json::json;
 use xshell::{cmd, Shell};
 
-use super::hardening_checks;
 use super::web::{self, between, Api, Browser};
 use super::{contract_checks as contracts, Stack};
+use super::{hardening_checks, upgrade_checks as upgrade};
 use crate::docker::{self, Flavour};
 use crate::harness::{fails_saying, Suite};
 
@@ -140,25 +140,9 @@ fn stack_checks(sh: &Shell, suite: &mut Suite) {
         },
     );
     suite.check(
-        "redmine: a plugin unpacked with old mtimes serves its CSS after down + up",
-        || {
-            contracts::unpack_probe_plugin(sh, &stack)?;
-            stack.down(sh, false)?;
-            stack.up(sh)?;
-            let page = crate::http::get(&format!("{base}/"))?;
-            let href = page
-                .body
-                .split("<link ")
-                .find_map(|l| between(l, r#"href=""#, "\"").filter(|h| h.contains("probe")))
-                .context("no page links the plugin's stylesheet: the plugin is not loaded")?;
-            let css = crate::http::get(&format!("{base}{href}"))?;
-            ensure!(css.status == 200, "{href}: status {}", css.status);
-            ensure!(
-                css.body.contains("dockerlab probe"),
-                "{href} is not the plugin's stylesheet"
-            );
-            still_there(sh, &stack, &fixture)
-        },
+        "redmine: the plugins built into the image work: the probe's stylesheet compiled and \
+         served with its digest, the notes plugin's migration applied",
+        || plugins_work(sh, &stack),
     );
     suite.check(
         "redmine: the other flavour's stack never sees this one, and its down --volumes keeps our data",
@@ -297,6 +281,7 @@ fn stack_checks(sh: &Shell, suite: &mut Suite) {
             still_there(sh, &stack, &fixture)
         },
     );
+    upgrade::checks(sh, suite, &stack);
     suite.check("redmine: up on a taken port fails clearly", || {
         let taken = std::net::TcpListener::bind("0.0.0.0:0")?;
         let other = Stack {
@@ -389,6 +374,56 @@ fn still_there(sh: &Shell, stack: &Stack, fixture: &Fixture) -> Result<()> {
         sha == fixture.sha256,
         "the attachment's SHA-256 is {sha}, not {}",
         fixture.sha256
+    );
+    plugins_work(sh, stack)
+}
+
+/// The tests' plugins (redmine/test-plugins/), built into the image: dockerlab_probe's stylesheet
+/// is linked from a page under Propshaft's digested name and served, and dockerlab_notes's
+/// migration made its table and is recorded as the plugin's.
+fn plugins_work(sh: &Shell, stack: &Stack) -> Result<()> {
+    let base = stack.url();
+    let page = crate::http::get(&format!("{base}/login"))?;
+    let href = page
+        .body
+        .split("<link ")
+        .find_map(|l| between(l, r#"href=""#, "\"").filter(|h| h.contains("dockerlab_probe")))
+        .context("no page links the probe plugin's stylesheet: the plugin is not loaded")?;
+    ensure!(
+        href.starts_with("/assets/plugin_assets/dockerlab_probe/")
+            && href
+                .rsplit_once('-')
+                .is_some_and(|(_, digest)| digest.len() > ".css".len()),
+        "{href} is not a digested asset of the plugin"
+    );
+    let css = crate::http::get(&format!("{base}{href}"))?;
+    ensure!(css.status == 200, "{href}: status {}", css.status);
+    ensure!(
+        css.body.contains("dockerlab probe"),
+        "{href} is not the plugin's stylesheet"
+    );
+    let sql = "SELECT to_regclass('dockerlab_notes') IS NOT NULL AND EXISTS \
+               (SELECT 1 FROM schema_migrations WHERE version = '1-dockerlab_notes')";
+    let user = format!("--username={}", super::stack::DB);
+    let migrated = stack
+        .compose(
+            sh,
+            &[
+                "exec",
+                "-T",
+                "db",
+                "psql",
+                &user,
+                "--tuples-only",
+                "--no-align",
+            ],
+        )
+        .args(["--command", sql])
+        .quiet()
+        .read()?;
+    ensure!(
+        migrated.trim() == "t",
+        "the notes plugin's migration is not applied (table dockerlab_notes, version 1-dockerlab_notes)"
     );
     Ok(())
 }

@@ -3,7 +3,6 @@
 //! documented variables, then what PostgreSQL, Redmine and `docker inspect` say.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
@@ -251,59 +250,5 @@ fn sqlite(sh: &Shell, image: &str) -> Result<()> {
     .context("no SQLite database in the volume")?;
     web::login(&base, "admin", "sqlite-contract-admin")
         .context("the admin password from the _FILE (trailing newlines dropped) does not log in")?;
-    Ok(())
-}
-
-/// The tiny plugin the checks unpack into the plugins volume (redmine/test-plugin/).
-pub fn probe_plugin() -> std::path::PathBuf {
-    docker::project_root().join("redmine/test-plugin")
-}
-
-/// Unpacks the probe plugin into the running Redmine container's plugins volume with the mtimes
-/// of an old release (2001), as `tar -x` of a downloaded plugin leaves them.
-pub fn unpack_probe_plugin(sh: &Shell, stack: &Stack) -> Result<()> {
-    let from: &Path = &probe_plugin();
-    let tar = duct::cmd!(
-        "tar",
-        "-C",
-        from,
-        "--mtime=2001-01-01 00:00:00",
-        "--owner=0",
-        "--group=0",
-        "-cf",
-        "-",
-        "dockerlab_probe"
-    );
-    // as the volume's owner, as root in the container may not write there (no CAP_DAC_OVERRIDE)
-    let owner = stack.owner(sh, "plugins")?;
-    let unpack = stack.compose_bytes(
-        sh,
-        &[
-            "exec", "-T", "--user", &owner, "redmine", "tar", "-C", "plugins", "-xf", "-",
-        ],
-    );
-    tar.pipe(unpack)
-        .run()
-        .context("unpacking the probe plugin")?;
-    let stat = stack
-        .compose(
-            sh,
-            &[
-                "exec",
-                "-T",
-                "redmine",
-                "stat",
-                "-c",
-                "%Y",
-                "plugins/dockerlab_probe/assets/stylesheets/probe.css",
-            ],
-        )
-        .quiet()
-        .read()?;
-    let mtime: u64 = stat.trim().parse().context("reading the plugin's mtime")?;
-    ensure!(
-        mtime < 1_000_000_000,
-        "the plugin's files are not old ({mtime})"
-    );
     Ok(())
 }

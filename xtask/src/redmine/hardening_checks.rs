@@ -10,20 +10,9 @@ use xshell::Shell;
 
 use super::web;
 use super::Stack;
-use crate::docker::{self, Flavour};
+use crate::docker;
 use crate::harness::confinement::Confinement;
 use crate::harness::Suite;
-
-/// What each service's entry point needs back of the capabilities (compose.yaml says why): the
-/// official images and the Redmine stand-in start as root, chown their tmpfs and step down with
-/// gosu; the PostgreSQL stand-in runs as postgres from the start.
-fn needs(flavour: Flavour, service: &str) -> &'static [&'static str] {
-    match (flavour, service) {
-        (Flavour::Offline, "db") => &[],
-        (_, "db") => &["CHOWN", "DAC_READ_SEARCH", "SETGID", "SETUID"],
-        _ => &["CHOWN", "SETGID", "SETUID"],
-    }
-}
 
 /// The container of `service` in the stack (running or not).
 fn container(sh: &Shell, stack: &Stack, service: &str) -> Result<String> {
@@ -44,12 +33,12 @@ pub fn confined(sh: &Shell, suite: &mut Suite, stack: &Stack) {
     for service in ["db", "redmine"] {
         suite.check(
             &format!(
-                "redmine: {service} runs limited (memory, CPU, PIDs), read-only, with only the \
-                 capabilities it needs, no new privileges, healthcheck in the image"
+                "redmine: {service} runs as its own user, limited (memory, CPU, PIDs), read-only, \
+                 with no capability, no new privileges, healthcheck in the image"
             ),
             || {
                 let found = Confinement::of(sh, &container(sh, stack, service)?)?;
-                found.hardened(sh, needs(stack.flavour, service), None)?;
+                found.hardened(sh, None)?;
                 if service == "redmine" {
                     ensure!(
                         found.host_ips() == ["127.0.0.1"],

@@ -8,6 +8,7 @@ mod hardening_checks;
 mod stack;
 mod swarm_backup;
 pub mod swarm_stack;
+mod upgrade_checks;
 pub mod web;
 
 pub use stack::Stack;
@@ -117,7 +118,12 @@ impl Redmine {
                 println!("backup written to {}", file.display());
             }
             Action::Restore { file } => {
-                stack.restore(sh, &file)?;
+                if stack.restore(sh, &file)? {
+                    println!(
+                        "the backup came from an older Redmine: its database was migrated to \
+                         this one's"
+                    );
+                }
                 println!("restored from {}", file.display());
             }
         }

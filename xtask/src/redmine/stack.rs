@@ -99,6 +99,9 @@ pub struct Stack {
     /// Where the generated secrets live (gitignored; compose reads them from here).
     pub secrets: PathBuf,
     pub backups: PathBuf,
+    /// The folder of redmine/ whose plugins the image is built with: `plugins`, or the tests'
+    /// `test-plugins`.
+    pub plugins: &'static str,
 }
 
 impl Stack {
@@ -112,20 +115,25 @@ impl Stack {
             port,
             secrets: secrets.join(flavour.name()),
             backups,
+            plugins: "plugins",
         }
     }
 
     /// A throwaway stack of the tests or the benchmark, in this shell's flavour: project `name`,
-    /// its secrets and backups under `dir`. It is taken down with its volumes first (whatever an
-    /// interrupted run left of it) and again when dropped.
+    /// its secrets and backups under `dir`, its image built with the tests' plugins. It is taken
+    /// down with its volumes first (whatever an interrupted run left of it) and again when
+    /// dropped.
     pub fn scratch<'a>(sh: &'a Shell, name: &str, port: u16, dir: &Path) -> ScratchStack<'a> {
-        let stack = Stack::new(
-            name,
-            Flavour::of(sh),
-            port,
-            &dir.join("secrets"),
-            dir.join("backups"),
-        );
+        let stack = Stack {
+            plugins: "test-plugins",
+            ..Stack::new(
+                name,
+                Flavour::of(sh),
+                port,
+                &dir.join("secrets"),
+                dir.join("backups"),
+            )
+        };
         let _ = stack.down(sh, true);
         ScratchStack { sh, stack }
     }
@@ -164,10 +172,12 @@ impl Stack {
         argv
     }
 
-    /// What compose.yaml reads from the environment: the port, the secrets, the git revision.
-    fn compose_env(&self, sh: &Shell) -> [(&'static str, String); 3] {
+    /// What compose.yaml reads from the environment: the port, the secrets, the git revision,
+    /// the plugins.
+    fn compose_env(&self, sh: &Shell) -> [(&'static str, String); 4] {
         [
             ("REDMINE_PORT", self.port.to_string()),
+            ("REDMINE_PLUGINS", self.plugins.to_string()),
             ("REDMINE_SECRETS", self.secrets.display().to_string()),
             ("REDMINE_REVISION", docker::git_revision(sh)),
         ]
@@ -346,8 +356,10 @@ impl Stack {
 
     /// Puts a backup back. Everything that can fail is done beside the live data first (the
     /// dump is loaded into a new database, the files unpacked into a hidden directory); only
-    /// then is Redmine stopped and the two swapped in. Bad input changes nothing.
-    pub fn restore(&self, sh: &Shell, file: &Path) -> Result<()> {
+    /// then is Redmine stopped and the two swapped in. Bad input changes nothing, and so does a
+    /// dump of a newer PostgreSQL major than the stack's. Returns whether Redmine migrated the
+    /// restored database (a backup of an older Redmine, or of fewer plugins).
+    pub fn restore(&self, sh: &Shell, file: &Path) -> Result<bool> {
         ensure!(file.is_file(), "no backup file {}", file.display());
         let work = Scratch::at(
             self.backups
@@ -373,12 +385,39 @@ impl Stack {
             .map_err(|_| anyhow::anyhow!("{}: its files.tar is damaged", file.display()))?;
         self.ensure_running(sh)?;
         let user = format!("--username={DB}");
-        self.compose_bytes(sh, &["exec", "-T", "db", "pg_restore", "--list"])
+        let listing = self
+            .compose_bytes(sh, &["exec", "-T", "db", "pg_restore", "--list"])
             .stdin_path(&dump)
-            .stdout_null()
+            .stdout_capture()
             .stderr_null()
             .run()
             .map_err(|_| anyhow::anyhow!("{}: its db.dump is damaged", file.display()))?;
+        let dumped = dumped_major(&String::from_utf8_lossy(&listing.stdout))
+            .with_context(|| format!("{}: its db.dump names no server version", file.display()))?;
+        let server = self
+            .compose(
+                sh,
+                &["exec", "-T", "db", "psql", &user, "--dbname=postgres"],
+            )
+            .args([
+                "--tuples-only",
+                "--no-align",
+                "--command",
+                "SHOW server_version_num",
+            ])
+            .quiet()
+            .read()?;
+        let server: u32 = server
+            .trim()
+            .parse::<u32>()
+            .context("reading the server's version")?
+            / 10000;
+        ensure!(
+            dumped <= server,
+            "{} was dumped from PostgreSQL {dumped}, newer than this stack's {server}: restore it \
+             into a stack of PostgreSQL {dumped} or newer; nothing was changed",
+            file.display()
+        );
 
         let staged = format!("{DB}_restore");
         let psql = |sql: &str| {
@@ -470,8 +509,41 @@ impl Stack {
             ],
         )
         .run()?;
+        let since = cmd!(sh, "date -u +%Y-%m-%dT%H:%M:%SZ").quiet().read()?;
         self.compose(sh, &["up", "--wait", "--wait-timeout", "300"])
             .run()?;
-        Ok(())
+        // The entry point migrates a database that an older Redmine wrote, and says so.
+        let redmine = self.container(sh, "redmine")?;
+        let log = cmd!(sh, "docker logs --since {since} {redmine}")
+            .quiet()
+            .read()?;
+        Ok(log.contains("dockerlab: database needs: migrate"))
+    }
+}
+
+/// The major version of the PostgreSQL server a dump was taken from, as `pg_restore --list`
+/// says it ("Dumped from database version: 15.20 (Debian …)").
+fn dumped_major(listing: &str) -> Option<u32> {
+    let version = listing
+        .lines()
+        .find_map(|line| line.split_once("Dumped from database version: "))?
+        .1;
+    version.split(['.', ' ']).next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dumped_major;
+
+    #[test]
+    fn the_dump_names_its_server() {
+        let listing = ";\n;     Dumped from database version: 15.20 (Debian 15.20-0+deb12u1)\n\
+                       ;     Dumped by pg_dump version: 15.20 (Debian 15.20-0+deb12u1)\n";
+        assert_eq!(dumped_major(listing), Some(15));
+        assert_eq!(
+            dumped_major(";     Dumped from database version: 9.6.24\n"),
+            Some(9)
+        );
+        assert_eq!(dumped_major("; no header\n"), None);
     }
 }
