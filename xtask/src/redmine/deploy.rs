@@ -23,7 +23,7 @@ pub struct Deploy {
     /// Take the stack down instead (its volumes stay unless --volumes).
     #[arg(long)]
     remove: bool,
-    /// With --remove: also delete the database, attachments and plugins.
+    /// With --remove: also delete the database and attachments.
     #[arg(long, requires = "remove")]
     volumes: bool,
     /// The docker context of a Swarm manager (default: DOCKER_HOST if set, else the local

@@ -37,7 +37,7 @@ enum Action {
     Up,
     /// Stop and remove the containers; the data stays in the volumes.
     Down {
-        /// Also delete the volumes: the database, attachments and plugins are lost.
+        /// Also delete the volumes: the database and attachments are lost.
         #[arg(long)]
         volumes: bool,
     },

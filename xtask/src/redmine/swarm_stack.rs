@@ -428,8 +428,7 @@ pub fn remove(sh: &Shell, cluster: &Cluster, volumes: bool) -> Result<()> {
     let Some(_) = &cluster.local else {
         println!(
             "note: the stack's volumes live on the nodes: remove {NAME}_db (on the node labelled \
-             dockerlab.db) and {NAME}_plugins on each node by hand; the attachments stay on their \
-             share"
+             dockerlab.db) by hand; the attachments stay on their share"
         );
         return Ok(());
     };

@@ -18,8 +18,9 @@ const CONTEXT: &str = "swarm/node";
 /// How long a node's engine may take to answer, and the cluster to have every node Ready.
 const ENGINE_WAIT: Duration = Duration::from_secs(90);
 const READY_WAIT: Duration = Duration::from_secs(90);
-/// Redmine's uid in both flavours' images: it writes the attachments.
-const REDMINE_UID: u32 = 33;
+/// Redmine's user in both flavours' images (compose.yaml's `user:`): it writes the attachments.
+const REDMINE_UID: u32 = 999;
+const REDMINE_GID: u32 = 1000;
 
 /// The node image of a flavour.
 pub fn image(flavour: Flavour) -> String {
@@ -71,8 +72,8 @@ pub fn up(sh: &Shell, image: &str, count: usize) -> Result<()> {
     let files = cluster::files_dir();
     std::fs::create_dir_all(&files)
         .with_context(|| format!("creating the attachments directory {}", files.display()))?;
-    // Redmine (uid 33) writes the attachments; without the right to chown, anyone may.
-    if std::os::unix::fs::chown(&files, Some(REDMINE_UID), Some(REDMINE_UID)).is_err() {
+    // Redmine (999:1000) writes the attachments; without the right to chown, anyone may.
+    if std::os::unix::fs::chown(&files, Some(REDMINE_UID), Some(REDMINE_GID)).is_err() {
         std::fs::set_permissions(&files, std::fs::Permissions::from_mode(0o777))?;
     }
     let mut rights = None;
