@@ -40,7 +40,7 @@ workers_count = Integer(ENV.fetch("WEB_CONCURRENCY") { cpus_allowed })
 threads_count = Integer(ENV.fetch("RAILS_MAX_THREADS") { workers_count > 0 ? 1 : 5 })
 threads threads_count, threads_count
 
-# Puma before 7 (Debian's 5.6.5 in the offline flavour) serves up to 10 requests of one keep-alive
+# Puma before 7 (Debian's 6.6.0 in the offline flavour) serves up to 10 requests of one keep-alive
 # connection in a row while the worker's other connections wait: with one thread, a tail of
 # seconds (bench: 2.6x the p99). 1 takes the connections in turn. Puma 7 fixed that tail itself
 # (puma/puma#3678) and gave the setting another meaning (max_keep_alive: requests before the
