@@ -23,6 +23,11 @@ pub fn run(sh: &Shell, suite: &mut Suite, stack: &Stack) {
         return;
     };
     suite.check(
+        "redmine: the images run the majors the upstream flavour pins (Redmine, PostgreSQL), \
+         PostgreSQL as uid 70",
+        || majors(sh, stack, &db, &redmine),
+    );
+    suite.check(
         "redmine: database init scripts (*.sql, *.sh, *.sql.gz) run once, in order, on a new data directory",
         || init_scripts(sh, &db),
     );
@@ -250,5 +255,46 @@ fn sqlite(sh: &Shell, image: &str) -> Result<()> {
     .context("no SQLite database in the volume")?;
     web::login(&base, "admin", "sqlite-contract-admin")
         .context("the admin password from the _FILE (trailing newlines dropped) does not log in")?;
+    Ok(())
+}
+
+/// The major of a pinned upstream image (`ARG BASE=name:MAJOR.…` of a Dockerfile of ours).
+fn pinned_major(dockerfile: &str) -> Result<String> {
+    let path = docker::project_root().join(dockerfile);
+    let base = crate::build::arg_base(&std::fs::read_to_string(&path)?)
+        .with_context(|| format!("{dockerfile} has no `ARG BASE=`"))?;
+    let tag = base.split_once(':').map(|(_, tag)| tag).unwrap_or_default();
+    Ok(tag.split(['.', '-']).next().unwrap_or_default().to_string())
+}
+
+/// What the running images report, against the upstream pins: the stand-ins must follow the
+/// majors users run (docs/offline.md).
+fn majors(sh: &Shell, stack: &Stack, db: &str, redmine: &str) -> Result<()> {
+    // (read from the source: loading lib/redmine/version.rb needs half of Redmine)
+    let script = r#"v = File.read("lib/redmine/version.rb"); puts %w[MAJOR MINOR TINY].map { |k| v[/#{k}\s*=\s*(\d+)/, 1] }.join(".")"#;
+    let version = cmd!(
+        sh,
+        "docker run --rm --entrypoint ruby {redmine} -e {script}"
+    )
+    .quiet()
+    .read()?;
+    let wanted = pinned_major("redmine/Dockerfile")?;
+    ensure!(
+        version.split('.').next() == Some(wanted.as_str()),
+        "the Redmine image reports {version}, the upstream flavour pins {wanted}.x"
+    );
+    let version = cmd!(sh, "docker run --rm --entrypoint postgres {db} --version")
+        .quiet()
+        .read()?;
+    let wanted = pinned_major("redmine/postgres/Dockerfile")?;
+    ensure!(
+        version.contains(&format!(" {wanted}.")),
+        "the PostgreSQL image reports {version:?}, the upstream flavour pins {wanted}.x"
+    );
+    let uid = stack
+        .compose(sh, &["exec", "-T", "db", "id", "-u"])
+        .quiet()
+        .read()?;
+    ensure!(uid == "70", "PostgreSQL runs as uid {uid}, not 70");
     Ok(())
 }
