@@ -26,7 +26,7 @@ pub const INIT_LINE: &str = "dockerlab init: hello from user space, uname -r is 
 /// A tiny kernel boots in a few seconds even under software emulation; this bounds a hang.
 const BOOT_LIMIT: Duration = Duration::from_secs(120);
 
-/// Build a tiny Linux kernel inside a container (Debian's linux-source-6.1), optionally boot it
+/// Build a tiny Linux kernel inside a container (Debian's linux-source-6.12), optionally boot it
 /// under qemu.
 #[derive(Args)]
 pub struct Kernel {
@@ -66,7 +66,7 @@ impl Kernel {
 pub struct Built {
     /// The builder image it came from.
     pub image: String,
-    /// `make kernelrelease` of the sources: `6.1.x`.
+    /// `make kernelrelease` of the sources: `6.12.x`.
     pub release: String,
     dir: PathBuf,
 }
@@ -88,9 +88,9 @@ impl Built {
     }
 }
 
-/// The builder image of a flavour: `dockerlab/kernel-builder:6.1` or `…:6.1-offline`.
+/// The builder image of a flavour: `dockerlab/kernel-builder:6.12` or `…:6.12-offline`.
 pub fn image(flavour: Flavour) -> String {
-    format!("{REPOSITORY}:6.1{}", flavour.tag_suffix())
+    format!("{REPOSITORY}:6.12{}", flavour.tag_suffix())
 }
 
 /// Builds the builder image of the current flavour (a cache hit when nothing changed).
@@ -166,7 +166,7 @@ pub fn container_kernel(sh: &Shell, image: &str) -> Result<String> {
 
 /// What the booted kernel printed.
 pub struct Boot {
-    /// The kernel's first line: `Linux version 6.1.x (dockerlab@kernel-builder) …`.
+    /// The kernel's first line: `Linux version 6.12.x (dockerlab@kernel-builder) …`.
     pub banner: String,
     /// Our /init's line, with the `uname -r` it saw.
     pub init_line: String,
@@ -265,7 +265,7 @@ fn path(path: &Path) -> Result<&str> {
         .with_context(|| format!("{} is not UTF-8", path.display()))
 }
 
-/// The version in a banner: `Linux version 6.1.x (…` → `6.1.x`.
+/// The version in a banner: `Linux version 6.12.x (…` → `6.12.x`.
 pub fn banner_version(banner: &str) -> Option<&str> {
     banner
         .strip_prefix("Linux version ")?
