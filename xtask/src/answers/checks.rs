@@ -1,26 +1,34 @@
-//! The `answers` group of `cargo xtask test`: every demonstration of answers.md, in order.
+//! The `answers` group of `cargo xtask test`: every demonstration of answers.md, in order, each
+//! with its facts and the comparison with its quote.
 
 use xshell::Shell;
 
-use super::{show, Cleanup, Vars, DEMOS};
+use super::demos::DEMOS;
+use super::quoted::{self, Doc, Quote};
+use super::{per_demo, same_commands, Session};
 use crate::harness::Suite;
-use crate::{kernel, nginx};
 
 pub fn run(sh: &Shell, suite: &mut Suite) {
-    let Some(image) = suite.check("answers: our nginx image builds", || nginx::build(sh)) else {
-        return;
-    };
-    // The kernel builder image, and what it built (User-mode Linux runs in a demonstration).
-    let Some(built) = suite.check("answers: the kernel builds in its builder image", || {
-        kernel::build(sh, false)
+    let Some(quotes) = suite.check("answers: the texts quote the demonstrated commands", || {
+        let quotes = Doc::ALL
+            .iter()
+            .map(|doc| Ok(quoted::quotes(&doc.read()?)))
+            .collect::<anyhow::Result<Vec<Vec<Quote>>>>()?;
+        same_commands(&quotes)?;
+        Ok(quotes)
     }) else {
         return;
     };
-    let vars = Vars::new(image, &built);
-    let _cleanup = Cleanup::new(sh);
-    println!("{}", vars.shown());
+    let Some(session) = suite.check("answers: the images build, a registry starts", || {
+        Session::start(sh)
+    }) else {
+        return;
+    };
+    println!("{}", session.shown());
     // In order: some use the containers an earlier one started.
-    for demo in DEMOS {
-        suite.check(&format!("answers: {}", demo.claim), || show(demo, &vars));
+    for (demo, mine) in DEMOS.iter().zip(per_demo(&quotes)) {
+        suite.check(&format!("answers: {}", demo.claim), || {
+            session.show(demo, mine, true).result
+        });
     }
 }

@@ -82,10 +82,6 @@ impl Built {
     pub fn uml(&self) -> PathBuf {
         self.dir.join("linux")
     }
-    /// The directory of it all (target/kernel/).
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
 }
 
 /// The builder image of a flavour: `dockerlab/kernel-builder:6.12` or `…:6.12-offline`.
