@@ -134,7 +134,7 @@ pub const DEMOS: &[Demo] = &[
         claim: "the host sees the container's PID 1 under its own number; worker_processes auto counts the host's CPUs, not --cpus",
         commands: &[
             "grep NSpid \"/proc/$(docker inspect --format '{{.State.Pid}}' dockerlab-answers-a)/status\"",
-            "docker top dockerlab-answers-a -o args | grep -c 'worker process'; nproc",
+            "docker top dockerlab-answers-a -o pid,args | grep -c 'worker process'; nproc",
         ],
         cpu: &[1],
         check: facts::processes,

@@ -277,6 +277,68 @@ pub fn push(out: &[Output]) -> Result<()> {
 mod tests {
     use super::*;
 
+    fn out(ok: bool, text: &str) -> Output {
+        Output {
+            ok,
+            text: text.into(),
+        }
+    }
+
+    /// Fails, and shows why (`cargo test wrong_ -- --nocapture`).
+    fn refused(check: fn(&[Output]) -> Result<()>, outputs: &[Output]) {
+        let err = check(outputs).expect_err("a wrong output passed");
+        eprintln!("{err:#}");
+    }
+
+    #[test]
+    fn wrong_outputs_fail_the_checks() {
+        let ok = |text: &str| out(true, text);
+        // The host's PID namespace alone: a process seen from the host, never from a container.
+        refused(processes, &[ok("NSpid:\t6689\n"), ok("2\n2\n")]);
+        // One worker under --cpus 1 on two CPUs: auto would count the quota.
+        refused(processes, &[ok("NSpid:\t6689\t1\n"), ok("1\n2\n")]);
+        processes(&[ok("NSpid:\t6689\t1\n"), ok("2\n2\n")]).unwrap();
+        // BuildKit's history of an Alpine image counts 6 steps; the layers are what counts.
+        refused(layers, &[ok("6\n1\n")]);
+        layers(&[ok("5\n1\n")]).unwrap();
+        // A container with --network host that saw 0: not the host's value.
+        refused(unprivileged_ports, &[ok("0\n0\n")]);
+        refused(architecture, &[ok("linux/arm64\nlinux/amd64\n")]);
+        architecture(&[ok("linux/amd64\nlinux/amd64\n")]).unwrap();
+        let refusal = "Error response from daemon: invalid reference format: repository name must be lowercase";
+        let push_outputs = |served: &str, status: &str| {
+            [
+                out(false, refusal),
+                ok("1.0.0: digest: sha256:229c5fc1742b3c7dbd2f0f1b4a4c6e0e1e6e3d0a8f1f7f0d7c2b1a0e9d8c7b6a size: 1364\n"),
+                ok(&format!("Docker-Content-Digest: sha256:{served}\r\n")),
+                ok(&format!("Digest: sha256:229c5fc1742b3c7dbd2f0f1b4a4c6e0e1e6e3d0a8f1f7f0d7c2b1a0e9d8c7b6a\nStatus: {status}\n")),
+            ]
+        };
+        let pushed = "229c5fc1742b3c7dbd2f0f1b4a4c6e0e1e6e3d0a8f1f7f0d7c2b1a0e9d8c7b6a";
+        let other = "0000000000000000000000000000000000000000000000000000000000000001";
+        push(&push_outputs(pushed, "Downloaded newer image for x")).unwrap();
+        refused(push, &push_outputs(other, "Downloaded newer image for x"));
+        refused(push, &push_outputs(pushed, "Image is up to date for x"));
+        let id = "ea9f0ca88a76c5c41b0ac0b7a7d3b5f1a2c3d4e5f60718293a4b5c6d7e8f9012\n";
+        refused(
+            page,
+            &[
+                ok(id),
+                ok("<title>Welcome to nginx!</title>\n"),
+                ok("a:1 144MB\nb:1 122MB\n"),
+            ],
+        );
+        // An image that weighs more than its base by hundreds of MB: not "nearly all of it".
+        refused(
+            page,
+            &[
+                ok(id),
+                ok("<title>dockerlab · our nginx image</title>\n"),
+                ok("a:1 744MB\nb:1 122MB\n"),
+            ],
+        );
+    }
+
     #[test]
     fn the_last_stage_of_a_dockerfile_counts() {
         let file = "FROM a AS page\nRUN x\nFROM b\nRUN set -eux; \\\n    RUN-not\nCOPY a b\nEXPOSE 1\nCOPY --from=page c d\n";

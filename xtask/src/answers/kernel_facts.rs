@@ -242,6 +242,48 @@ mod tests {
     }
 
     #[test]
+    fn wrong_outputs_fail_the_kernel_checks() {
+        let ok = |text: &str| out(true, text);
+        let built = |release: &str, took: &str| {
+            ok(&format!(
+                "==> built Linux {release}: 816128 bytes of bzImage\n\
+                 ==> built User-mode Linux {release}: 2589920 bytes of linux\n{took} s\n"
+            ))
+        };
+        let refused = |check: fn(&[Output]) -> Result<()>, outputs: &[Output]| {
+            eprintln!("{:#}", check(outputs).expect_err("a wrong output passed"));
+        };
+        kernel_build(&[built("6.1.192", "476")]).unwrap();
+        // After a move to other sources the text must be rewritten; hours are not minutes.
+        refused(kernel_build, &[built("6.12.57", "476")]);
+        refused(kernel_build, &[built("6.1.192", "4000")]);
+        let halted = "reboot: System halted\n";
+        let panic = "ptrace set fp regs failed, errno = 14\nKernel panic - not syncing\n";
+        refused(seccomp_irrelevant, &[ok(panic), ok(halted)]);
+        // The rule not applied (libseccomp dropping it beside an unconditional allow).
+        refused(
+            ptrace_rule,
+            &[
+                ok("No such process\nNo such process\n"),
+                ok("No such process\nNo such process\n"),
+            ],
+        );
+        // The rule catching every register set.
+        refused(
+            ptrace_rule,
+            &[
+                ok("No such process\nNo such process\n"),
+                ok("Input/output error\nInput/output error\n"),
+            ],
+        );
+        ptrace_rule(&[
+            ok("No such process\nNo such process\n"),
+            ok("Input/output error\nNo such process\n"),
+        ])
+        .unwrap();
+    }
+
+    #[test]
     fn series_of_a_release() {
         assert_eq!(series("6.1.192"), "6.1");
         assert_eq!(series("6.12.57+deb13-amd64"), "6.12");

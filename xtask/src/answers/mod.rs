@@ -277,6 +277,34 @@ mod tests {
         same_commands(&quotes).unwrap();
     }
 
+    /// The issue's bound: the answers fit on a few pages; the asides live in the notes.
+    #[test]
+    fn answers_md_stays_within_180_lines() {
+        let lines = Doc::Answers.read().unwrap().lines().count();
+        assert!(lines <= 180, "answers.md has {lines} lines");
+    }
+
+    /// The star task's section names checks of the redmine group: they must exist.
+    #[test]
+    fn the_star_task_names_real_checks() {
+        let answers = Doc::Answers.read().unwrap();
+        let star = &answers[answers.find("## Задание со звёздочкой").unwrap()..];
+        let checks = std::fs::read_to_string(
+            crate::docker::project_root().join("xtask/src/redmine/checks.rs"),
+        )
+        .unwrap();
+        let mut named = 0;
+        for quoted in star.split('«').skip(1) {
+            let name = quoted.split('»').next().unwrap();
+            assert!(
+                checks.contains(&format!("\"redmine: {name}")),
+                "no redmine check `{name}`"
+            );
+            named += 1;
+        }
+        assert!(named >= 3);
+    }
+
     /// The demonstrations start and remove only the containers the cleanup knows about.
     #[test]
     fn demonstrations_name_only_their_own_containers() {

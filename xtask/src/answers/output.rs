@@ -77,15 +77,23 @@ fn mask_line(line: &str) -> String {
         let number = text.bytes().all(|b| b.is_ascii_digit());
         let last = at + 1 == words.len();
         let measured = number && (UNITS.contains(&next) || previous == "size:");
-        if measured || (nspid && number && !last) || is_size(text) || (is_release(text) && !engine)
-        {
+        if measured || (nspid && number && !last) || is_size(text) {
             out.push_str(&mark(text));
+        } else if is_release(text) && !engine && next != "digest:" {
+            // (`1.0.0: digest: …` is the tag docker push pushed, ours.)
+            // Punctuation after a release (`6.1.192:`, `12.2.0,`) is not part of it.
+            let release = text.trim_end_matches(RELEASE_END);
+            out.push_str(&mark(release));
+            out.push_str(&text[release.len()..]);
         } else {
             out.push_str(&mask_inside(text));
         }
     }
     out
 }
+
+/// What may follow a release in a word.
+const RELEASE_END: [char; 3] = [',', ')', ':'];
 
 /// `5.39kB`, `122MB`, `0B`.
 fn is_size(word: &str) -> bool {
@@ -103,7 +111,7 @@ fn is_decimal(text: &str) -> bool {
 
 /// A kernel's or a tool's release: `6.1.192`, `6.18.44-fc-v769`, `20.10.24+dfsg1`.
 fn is_release(word: &str) -> bool {
-    let word = word.trim_end_matches([',', ')']);
+    let word = word.trim_end_matches(RELEASE_END);
     let end = word.find(['-', '+', '~']).unwrap_or(word.len());
     let numbers: Vec<&str> = word[..end].split('.').collect();
     numbers.len() >= 3
@@ -204,6 +212,10 @@ mod tests {
             "Linux version ⟨6.1.192⟩ (dockerlab@kernel-builder)"
         );
         assert_eq!(one("NSpid:\t8378\t1"), "NSpid:\t⟨8378⟩\t1");
+        assert_eq!(
+            one("==> built Linux 6.1.192: 816128 bytes"),
+            "==> built Linux ⟨6.1.192⟩: ⟨816128⟩ bytes"
+        );
         assert_eq!(
             one("1.0.0: digest: sha256:0123456789ab size: 1995"),
             "1.0.0: digest: sha256:⟨0123456789ab⟩ size: ⟨1995⟩"
