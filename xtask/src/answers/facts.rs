@@ -275,20 +275,8 @@ pub fn push(out: &[Output]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::output::testing::{out, refused};
     use super::*;
-
-    fn out(ok: bool, text: &str) -> Output {
-        Output {
-            ok,
-            text: text.into(),
-        }
-    }
-
-    /// Fails, and shows why (`cargo test wrong_ -- --nocapture`).
-    fn refused(check: fn(&[Output]) -> Result<()>, outputs: &[Output]) {
-        let err = check(outputs).expect_err("a wrong output passed");
-        eprintln!("{err:#}");
-    }
 
     #[test]
     fn wrong_outputs_fail_the_checks() {

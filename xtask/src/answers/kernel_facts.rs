@@ -210,14 +210,8 @@ pub fn insmod(out: &[Output]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::output::testing::{out, refused};
     use super::*;
-
-    fn out(ok: bool, text: &str) -> Output {
-        Output {
-            ok,
-            text: text.into(),
-        }
-    }
 
     #[test]
     fn cap_eff_reads_the_hex_mask() {
@@ -256,9 +250,6 @@ mod tests {
                 "==> built Linux {release}: 816128 bytes of bzImage\n\
                  ==> built User-mode Linux {release}: 2589920 bytes of linux\n{took} s\n"
             ))
-        };
-        let refused = |check: fn(&[Output]) -> Result<()>, outputs: &[Output]| {
-            eprintln!("{:#}", check(outputs).expect_err("a wrong output passed"));
         };
         kernel_build(&[built("6.12.57", "476")]).unwrap();
         // After a move to other sources the text must be rewritten; hours are not minutes.

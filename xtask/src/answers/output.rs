@@ -187,6 +187,25 @@ pub fn normalised(lines: &[String]) -> Vec<String> {
     out
 }
 
+/// What the checks' tests build outputs with.
+#[cfg(test)]
+pub mod testing {
+    use super::Output;
+
+    pub fn out(ok: bool, text: &str) -> Output {
+        Output {
+            ok,
+            text: text.into(),
+        }
+    }
+
+    /// Fails, and shows why (`cargo test wrong_ -- --nocapture`).
+    pub fn refused(check: fn(&[Output]) -> anyhow::Result<()>, outputs: &[Output]) {
+        let err = check(outputs).expect_err("a wrong output passed");
+        eprintln!("{err:#}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
