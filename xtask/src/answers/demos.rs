@@ -166,7 +166,7 @@ pub const DEMOS: &[Demo] = &[
         claim: "a container runs on the host's kernel; User-mode Linux, built in the builder, runs as a process in one",
         commands: &[
             "uname -r; docker run --rm \"$BUILDER\" uname -r",
-            uml!("--security-opt seccomp=\"$PROFILE\" ", "grep -oE 'Linux version [^ ]+ \\([^)]*\\)|Run /init.*|dockerlab init.*|System halted'"),
+            uml!("--security-opt seccomp=\"$PROFILE\" ", "grep -oE 'Linux version [^ ]+ \\([^)]*\\)|Run /init.*|dockerlab init.*|Power down'"),
         ],
         cpu: &[],
         check: kernel_facts::user_mode_linux,
@@ -175,8 +175,8 @@ pub const DEMOS: &[Demo] = &[
         doc: Doc::Notes,
         claim: "Docker's default seccomp profile is not what stops User-mode Linux: it does the same without one",
         commands: &[
-            uml!("", "grep -E 'System halted|errno|Kernel panic'"),
-            uml!("--security-opt seccomp=unconfined ", "grep -E 'System halted|errno|Kernel panic'"),
+            uml!("", "grep -E 'Power down|errno|Kernel panic'"),
+            uml!("--security-opt seccomp=unconfined ", "grep -E 'Power down|errno|Kernel panic'"),
         ],
         cpu: &[0, 1],
         check: kernel_facts::seccomp_irrelevant,

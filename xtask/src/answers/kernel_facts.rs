@@ -95,7 +95,7 @@ pub fn user_mode_linux(out: &[Output]) -> Result<()> {
         "/init saw uname -r {seen}, the banner says {version}"
     );
     ensure!(
-        console.contains("System halted"),
+        console.contains("Power down"),
         "the kernel did not halt: {console}"
     );
     Ok(())
@@ -255,7 +255,7 @@ mod tests {
         // After a move to other sources the text must be rewritten; hours are not minutes.
         refused(kernel_build, &[built("6.1.192", "476")]);
         refused(kernel_build, &[built("6.12.57", "4000")]);
-        let halted = "reboot: System halted\n";
+        let halted = "reboot: Power down\n";
         let panic = "ptrace set fp regs failed, errno = 14\nKernel panic - not syncing\n";
         refused(seccomp_irrelevant, &[ok(panic), ok(halted)]);
         // The rule not applied (libseccomp dropping it beside an unconditional allow).
