@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
+use crate::ctx::Ctx;
 use crate::{docker, progress};
 
 /// The image every offline Dockerfile starts `FROM`.
@@ -22,7 +23,8 @@ pub struct Bases {
 }
 
 impl Bases {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
         docker::engine(sh)?;
         ensure(sh, self.rebuild)
     }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::docker::{image_exists, Flavour};
+use crate::ctx::Ctx;
+use crate::docker::image_exists;
+use crate::flavour::Flavour;
 use crate::{bases, progress};
 
 /// Makes sure the image a Dockerfile starts `FROM` is here: pulls it if needed. When the pull
@@ -77,10 +79,10 @@ pub fn arg_base(text: &str) -> Option<String> {
         .map(|image| image.trim().to_string())
 }
 
-/// The image the current flavour's build of `context` starts `FROM`: the Dockerfile's pinned
+/// The image the `flavour`'s build of `context` starts `FROM`: the Dockerfile's pinned
 /// `ARG BASE` upstream, the local Debian base offline.
-pub fn base(sh: &Shell, context: &Path) -> Result<String> {
-    if Flavour::of(sh) == Flavour::Offline {
+pub fn base(sh: &Shell, flavour: Flavour, context: &Path) -> Result<String> {
+    if flavour == Flavour::Offline {
         return Ok(bases::BASE.into());
     }
     let file = dockerfile(context);
@@ -90,8 +92,9 @@ pub fn base(sh: &Shell, context: &Path) -> Result<String> {
 
 /// Builds the Dockerfile of `context` into `tag` on the current flavour's base (`args` go to
 /// `docker build` as they are), first making sure that base is here.
-pub fn build(sh: &Shell, context: &Path, tag: &str, args: &[&str]) -> Result<()> {
-    let base = base(sh, context)?;
+pub fn build(ctx: &Ctx, context: &Path, tag: &str, args: &[&str]) -> Result<()> {
+    let sh = &ctx.sh;
+    let base = base(sh, ctx.flavour, context)?;
     if base == bases::BASE {
         bases::ensure(sh, false)?;
     } else {

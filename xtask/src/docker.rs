@@ -10,54 +10,6 @@ use xshell::{cmd, Shell};
 
 use crate::http;
 
-/// The flavour chosen for this run, as `cargo xtask` hands it to everything it runs (its own
-/// children too): `upstream` or `offline`.
-pub const FLAVOUR_VAR: &str = "XTASK_FLAVOUR";
-
-/// Where the images come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavour {
-    /// Alpine and the official images from Docker Hub: what users get.
-    Upstream,
-    /// Debian bases built on this machine (`cargo xtask bases`): for machines without a registry.
-    Offline,
-}
-
-impl Flavour {
-    /// The flavour of this run (chosen by `main` before any command runs).
-    pub fn of(sh: &Shell) -> Flavour {
-        match sh.var(FLAVOUR_VAR).as_deref() {
-            Ok("offline") => Flavour::Offline,
-            _ => Flavour::Upstream,
-        }
-    }
-
-    /// Its name on the command line, in the environment and in paths: `upstream`, `offline`
-    /// (`redmine/.secrets/offline/`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Flavour::Upstream => "upstream",
-            Flavour::Offline => "offline",
-        }
-    }
-
-    /// How the flavour is called in reports: `offline (local Debian base)`.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Flavour::Upstream => "upstream (Alpine)",
-            Flavour::Offline => "offline (local Debian base)",
-        }
-    }
-
-    /// Suffix of image tags built in this flavour: `dockerlab/nginx:1.0.0-offline`.
-    pub fn tag_suffix(self) -> &'static str {
-        match self {
-            Flavour::Upstream => "",
-            Flavour::Offline => "-offline",
-        }
-    }
-}
-
 /// The workspace root, whatever directory `cargo xtask` was started from.
 pub fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -2,14 +2,16 @@
 //! shellcheck. It needs no engine.
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::cmd;
 
+use crate::ctx::Ctx;
 use crate::docker;
 use crate::harness::Suite;
 
 /// hadolint on every Dockerfile, Compose's own check of the compose files, actionlint on the
 /// workflows, shellcheck on every shell script.
-pub fn run(sh: &Shell, suite: &mut Suite) {
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     let Some(files) = suite.check("find Dockerfiles", dockerfiles) else {
         return;
     };

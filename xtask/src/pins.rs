@@ -5,8 +5,9 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use xshell::{cmd, Shell};
+use xshell::cmd;
 
+use crate::ctx::Ctx;
 use crate::{build, docker, lint};
 
 /// Check that every pinned base and compose image resolves on its registry (needs one).
@@ -14,7 +15,8 @@ use crate::{build, docker, lint};
 pub struct Pins {}
 
 impl Pins {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
         let images = pinned_images()?;
         let mut unresolved = Vec::new();
         for image in &images {

@@ -384,3 +384,28 @@ fn dependabot_watches_every_arg_base() {
          (or the line to the ARG)"
     );
 }
+
+/// The run-wide choices are values passed down from `main` ([`crate::ctx::Ctx`]): no source reads
+/// their variables back from the environment (clap reads them, children get them set).
+#[test]
+fn run_wide_choices_are_not_read_from_the_environment() {
+    let names = [
+        "FLAVOUR_VAR",
+        "XTASK_FLAVOUR",
+        "VERBOSE_VAR",
+        "XTASK_VERBOSE",
+    ];
+    for file in sources() {
+        let text = read(&format!("xtask/src/{file}"));
+        for line in text.lines() {
+            let reads = [".var(", "env::var(", "env::var_os("]
+                .iter()
+                .any(|read| line.contains(read));
+            assert!(
+                !(reads && names.iter().any(|name| line.contains(name))),
+                "{file} reads a run-wide choice from the environment: `{}`; take it from the Ctx",
+                line.trim()
+            );
+        }
+    }
+}

@@ -1,14 +1,13 @@
 //! The `answers` group of `cargo xtask test`: every demonstration of answers.md, in order, each
 //! with its facts and the comparison with its quote.
 
-use xshell::Shell;
-
 use super::demos::DEMOS;
 use super::quoted::{self, Doc, Quote};
 use super::{per_demo, same_commands, Session};
+use crate::ctx::Ctx;
 use crate::harness::Suite;
 
-pub fn run(sh: &Shell, suite: &mut Suite) {
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
     let Some(quotes) = suite.check("answers: the texts quote the demonstrated commands", || {
         let quotes = Doc::ALL
             .iter()
@@ -20,7 +19,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         return;
     };
     let Some(session) = suite.check("answers: the images build, a registry starts", || {
-        Session::start(sh)
+        Session::start(ctx)
     }) else {
         return;
     };

@@ -16,6 +16,7 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
+use crate::ctx::Ctx;
 use crate::registry::Registry;
 use crate::{docker, kernel, nginx};
 use demos::{Demo, DEMOS};
@@ -42,12 +43,12 @@ pub struct Answers {
 }
 
 impl Answers {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
         let texts = Doc::ALL.map(|doc| doc.read());
         let texts: Vec<String> = texts.into_iter().collect::<Result<_>>()?;
         let quotes: Vec<Vec<Quote>> = texts.iter().map(|t| quoted::quotes(t)).collect();
         same_commands(&quotes)?;
-        let session = Session::start(sh)?;
+        let session = Session::start(ctx)?;
         println!("{}", session.shown());
         let mut written: Vec<Vec<Option<Vec<String>>>> = vec![Vec::new(); Doc::ALL.len()];
         let mut failed = Vec::new();
@@ -125,11 +126,12 @@ pub struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    pub fn start(sh: &'a Shell) -> Result<Session<'a>> {
+    pub fn start(ctx: &'a Ctx) -> Result<Session<'a>> {
+        let sh = &ctx.sh;
         docker::engine(sh)?;
-        let image = nginx::build(sh)?;
-        let base = nginx::base(sh)?;
-        let builder = kernel::builder(sh)?;
+        let image = nginx::build(ctx)?;
+        let base = nginx::base(ctx)?;
+        let builder = kernel::builder(ctx)?;
         let work = docker::project_root().join(WORK);
         let kernel = work.join("kernel");
         // A fresh directory: the demonstration compiles the kernel into it, timed.

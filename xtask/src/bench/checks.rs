@@ -2,14 +2,15 @@
 //! its outputs are complete.
 
 use anyhow::ensure;
-use xshell::Shell;
 
 use super::shape::{check_json, check_markdown};
 use super::Bench;
+use crate::ctx::Ctx;
 use crate::docker;
 use crate::harness::Suite;
 
-pub fn run(sh: &Shell, suite: &mut Suite) {
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
+    let _sh = &ctx.sh;
     let dir = docker::project_root().join("target/bench");
     if suite
         .check("bench: a quick run measures every section", || {
@@ -21,7 +22,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
                 write_docs: false,
                 only: None,
             }
-            .run(sh)
+            .run(ctx)
         })
         .is_none()
     {

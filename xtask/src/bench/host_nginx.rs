@@ -29,7 +29,7 @@ impl HostNginx {
         name: &str,
         cgroup: Option<PathBuf>,
     ) -> Result<HostNginx> {
-        let sh = ctx.sh;
+        let sh = &ctx.run.sh;
         let dir = ctx.dir.join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;

@@ -60,10 +60,10 @@ pub struct Bench {
 const PREFIX: &str = "dockerlab-bench";
 
 impl Bench {
-    pub fn run(self, sh: &Shell) -> Result<()> {
-        docker::engine(sh)?;
+    pub fn run(self, run: &crate::ctx::Ctx) -> Result<()> {
+        docker::engine(&run.sh)?;
         let plan = if self.quick { Plan::QUICK } else { Plan::FULL };
-        measure(sh, plan, self.only.as_deref(), self.write_docs)
+        measure(run, plan, self.only.as_deref(), self.write_docs)
     }
 }
 
@@ -100,7 +100,8 @@ impl Plan {
 
 /// What every section measures with.
 pub struct Ctx<'a> {
-    pub sh: &'a Shell,
+    /// The run's choices: its shell and flavour.
+    pub run: &'a crate::ctx::Ctx,
     pub plan: Plan,
     /// target/bench: the outputs and the scratch space.
     pub dir: PathBuf,
@@ -123,18 +124,19 @@ const SECTIONS: &[Section] = &[
     ("Swarm", swarm::run),
 ];
 
-fn measure(sh: &Shell, plan: Plan, only: Option<&str>, write_docs: bool) -> Result<()> {
+fn measure(run: &crate::ctx::Ctx, plan: Plan, only: Option<&str>, write_docs: bool) -> Result<()> {
     let dir = docker::project_root().join("target/bench");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tag = nginx::build(sh)?;
+    let sh = &run.sh;
+    let tag = nginx::build(run)?;
     let image = docker::image_id(sh, &tag)?;
     let ctx = Ctx {
-        sh,
+        run,
         plan,
         dir,
         image,
     };
-    let machine = Machine::here(sh);
+    let machine = Machine::here(run);
     let mut table = Table::default();
     let mut failed = Vec::new();
     let selected = SECTIONS.iter().filter(|(name, _)| {

@@ -8,16 +8,17 @@ use xshell::cmd;
 
 use super::report::{number, Table, Target};
 use super::{image_mb, median, Ctx, PREFIX};
-use crate::docker::{self, Flavour};
+use crate::docker;
+use crate::flavour::Flavour;
 use crate::redmine::Stack;
 
 /// restart → first 200, on a compose project of its own (fresh volumes and secrets).
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
-    let sh = ctx.sh;
+    let sh = &ctx.run.sh;
     // A leftover of an interrupted run would make the first start a warm one: scratch takes it
     // down.
     let stack = Stack::scratch(
-        sh,
+        ctx.run,
         &format!("{PREFIX}-redmine"),
         docker::free_port()?,
         &ctx.dir.join("redmine"),
@@ -68,8 +69,8 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
 
 /// Our Redmine image: its size, its layers on top of its base, and the theme's layers.
 fn redmine_sizes(ctx: &Ctx, stack: &Stack, t: &mut Table) -> Result<()> {
-    let sh = ctx.sh;
-    let flavour = Flavour::of(sh);
+    let sh = &ctx.run.sh;
+    let flavour = ctx.run.flavour;
     let image = stack.image(sh)?;
     let base = stack.base(sh)?;
     let (ours, base_mb) = (image_mb(sh, &image)?, image_mb(sh, &base)?);

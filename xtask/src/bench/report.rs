@@ -4,10 +4,11 @@
 use std::fmt::Write as _;
 
 use serde_json::{json, Map, Value as Json};
-use xshell::{cmd, Shell};
+use xshell::cmd;
 
 use super::{median, Plan};
-use crate::docker::{self, Flavour};
+use crate::docker;
+use crate::flavour::Flavour;
 
 /// What a figure should be, in its unit. Reported as met or missed, never failed on.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -170,7 +171,8 @@ pub struct Machine {
 }
 
 impl Machine {
-    pub fn here(sh: &Shell) -> Machine {
+    pub fn here(run: &crate::ctx::Ctx) -> Machine {
+        let sh = &run.sh;
         let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
         let cpuinfo = read("/proc/cpuinfo");
         let meminfo = read("/proc/meminfo");
@@ -202,7 +204,7 @@ impl Machine {
                 .unwrap_or("unknown")
                 .to_string(),
             revision: docker::git_revision(sh),
-            flavour: Flavour::of(sh),
+            flavour: run.flavour,
         }
     }
 }

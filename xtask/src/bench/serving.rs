@@ -68,9 +68,9 @@ const VARIANTS: &[Config] = &[
 const CLIENTS: [u32; 2] = [1, 8];
 
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
-    let sh = ctx.sh;
+    let sh = &ctx.run.sh;
     let stack = Stack::scratch(
-        sh,
+        ctx.run,
         &format!("{PREFIX}-serving"),
         docker::free_port()?,
         &ctx.dir.join("serving"),

@@ -5,15 +5,15 @@ use xshell::{cmd, Shell};
 
 use super::report::Table;
 use super::{image_mb, layers, remove_image, Ctx, PREFIX};
-use crate::docker::Flavour;
+use crate::flavour::Flavour;
 use crate::nginx;
 use crate::registry::Registry;
 
 /// Image sizes: ours, its base, and what our layers add.
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
-    let sh = ctx.sh;
-    let flavour = Flavour::of(sh);
-    let base = nginx::base(sh)?;
+    let sh = &ctx.run.sh;
+    let flavour = ctx.run.flavour;
+    let base = nginx::base(ctx.run)?;
     let (ours, base_mb) = (image_mb(sh, &ctx.image)?, image_mb(sh, &base)?);
     let tag = nginx::image(flavour);
     t.measured(
@@ -73,7 +73,7 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
 /// Pushes our image to a registry of our own on the loopback and returns the sizes of its
 /// compressed layers, bottom first, in MB.
 fn pushed_sizes(ctx: &Ctx) -> Result<Vec<f64>> {
-    let sh: &Shell = ctx.sh;
+    let sh: &Shell = &ctx.run.sh;
     let registry = Registry::start(sh, "dockerlab-bench", None)?;
     let repository = format!("{PREFIX}/nginx");
     let tag = format!("{}/{repository}:size", registry.addr);

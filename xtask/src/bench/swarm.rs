@@ -31,10 +31,10 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
         }
         return Ok(());
     }
-    let sh = ctx.sh;
-    let xtask = std::env::current_exe().context("finding the xtask binary")?;
+    let _sh = &ctx.run.sh;
     let run = |args: &[&str]| -> Result<()> {
-        cmd!(sh, "{xtask} {args...}")
+        ctx.run
+            .xtask(args)?
             .run()
             .with_context(|| format!("cargo xtask {} failed", args.join(" ")))
     };
@@ -57,13 +57,13 @@ fn deploy_and_roll(
     figures: &[&str],
     run: &dyn Fn(&[&str]) -> Result<()>,
 ) -> Result<()> {
-    let sh = ctx.sh;
+    let sh = &ctx.run.sh;
     let (deploy, ()) = time(|| run(&["redmine", "deploy", "--replicas", "2"]))?;
     t.measured(figures[0], deploy, "s", 1).note(
         "new cluster: images built already, pushed, pulled by the nodes; one Redmine task \
          migrates the new database, then the second starts",
     );
-    let redmine = crate::redmine::user_stack(sh, 3000)?;
+    let redmine = crate::redmine::user_stack(ctx.run, 3000)?;
     let current = crate::redmine::swarm_stack::compose_config(sh, &redmine)?["services"]["redmine"]
         ["image"]
         .as_str()

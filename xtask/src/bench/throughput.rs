@@ -11,7 +11,7 @@ use super::plain;
 use super::report::{Table, Target as Goal};
 use super::wrk::{Load, Wrk};
 use super::{remove_image, Ctx, PREFIX};
-use crate::docker::{self, Container, Flavour};
+use crate::docker::{self, Container};
 use crate::nginx::HARDENED;
 
 /// One URL the load goes to, and what it is called in the table.
@@ -21,7 +21,7 @@ struct Target {
 }
 
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
-    let sh = ctx.sh;
+    let sh = &ctx.run.sh;
     let port = docker::free_port()?;
     let publish = format!("127.0.0.1:{port}:8080");
     let mut args = vec!["--publish", &publish];
@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     // The plain way, from the same base, with our run flags and what it needs on top of them.
     let plain_image = plain::build(ctx)?;
     let mut args = HARDENED.to_vec();
-    args.extend(plain::run_flags(Flavour::of(sh)));
+    args.extend(plain::run_flags(ctx.run.flavour));
     args.push(&plain_image);
     let plain = Container::run(sh, &format!("{PREFIX}-plain"), &args)?;
     let plain_ip = plain.ip()?;

@@ -6,17 +6,20 @@ use anyhow::{bail, ensure, Context};
 use xshell::{cmd, Shell};
 
 use super::{build, image, CONTAINER, HARDENED};
-use crate::docker::{self, Container, Flavour};
+use crate::ctx::Ctx;
+use crate::docker::{self, Container};
+use crate::flavour::Flavour;
 use crate::flavour::PROBE_VAR;
 use crate::harness::confinement::Confinement;
 use crate::harness::{one_error_line, xtask, Suite};
 use crate::http;
 use crate::registry::Registry;
 
-pub fn run(sh: &Shell, suite: &mut Suite) {
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     suite.check("nginx: no engine reachable is one clear error", || {
         let out = xtask(
-            sh,
+            ctx,
             &["nginx"],
             &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
         )?;
@@ -30,7 +33,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     suite.check("nginx: a taken port is one clear error naming it", || {
         let taken = std::net::TcpListener::bind("0.0.0.0:0")?;
         let port = taken.local_addr()?.port().to_string();
-        let out = xtask(sh, &["nginx", "--port", &port], &[])?;
+        let out = xtask(ctx, &["nginx", "--port", &port], &[])?;
         let error = one_error_line(&out)?;
         ensure!(
             error.contains(&format!("port {port} is already taken")) && error.contains("--port"),
@@ -41,7 +44,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     suite.check(
         "nginx: --bind of an address not on this host is one clear error",
         || {
-            let out = xtask(sh, &["nginx", "--bind", "192.0.2.1"], &[])?;
+            let out = xtask(ctx, &["nginx", "--bind", "192.0.2.1"], &[])?;
             let error = one_error_line(&out)?;
             ensure!(
                 error.contains("--bind 192.0.2.1: not an address of this host"),
@@ -79,10 +82,10 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
-    let Some(image) = suite.check("nginx: image builds", || build(sh)) else {
+    let Some(image) = suite.check("nginx: image builds", || build(ctx)) else {
         return;
     };
-    confined(sh, suite);
+    confined(ctx, suite);
     let Some(web) = suite.check("nginx: container starts", || {
         Container::run(
             sh,
@@ -199,12 +202,13 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
 
 /// `cargo xtask nginx` itself (it takes the name dockerlab-nginx, as a user's run would, and is
 /// taken down after): the container it starts, as `docker inspect` shows it.
-fn confined(sh: &Shell, suite: &mut Suite) {
+fn confined(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     let start = |bind: Option<&str>| -> anyhow::Result<(String, String)> {
         let port = docker::free_port()?.to_string();
         let mut args = vec!["nginx", "--port", &port];
         args.extend(bind.iter().flat_map(|b| ["--bind", b]));
-        let out = xtask(sh, &args, &[])?;
+        let out = xtask(ctx, &args, &[])?;
         ensure!(out.status.success(), "`cargo xtask nginx` failed");
         Ok((port, String::from_utf8_lossy(&out.stdout).into_owned()))
     };
@@ -246,22 +250,26 @@ fn confined(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
-    let _ = xtask(sh, &["nginx", "down"], &[]);
+    let _ = xtask(ctx, &["nginx", "down"], &[]);
 }
 
 /// `--flavour auto` (the default) and `--flavour upstream`, as a user without a registry meets
 /// them: the registry probe is pointed at a closed loopback port for the first, Docker Hub's
 /// own answer decides the second.
-pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
-    let auto = [("XTASK_FLAVOUR", "auto"), ("XTASK_OFFLINE", "false")];
+pub fn flavour_choice(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
+    let auto = [
+        (crate::flavour::FLAVOUR_VAR, "auto"),
+        ("XTASK_OFFLINE", "false"),
+    ];
     suite.check(
         "nginx: --flavour auto without a registry builds offline and says why",
         || {
             let closed = format!("127.0.0.1:{}", docker::free_port()?);
             let port = docker::free_port()?.to_string();
             let env = [auto.as_slice(), &[(PROBE_VAR, closed.as_str())]].concat();
-            let out = xtask(sh, &["nginx", "--port", &port], &env);
-            let _ = xtask(sh, &["nginx", "down"], &[]);
+            let out = xtask(ctx, &["nginx", "--port", &port], &env);
+            let _ = xtask(ctx, &["nginx", "down"], &[]);
             let out = out?;
             ensure!(out.status.success(), "cargo xtask nginx failed");
             let stdout = String::from_utf8(out.stdout)?;
@@ -293,8 +301,8 @@ pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
         || {
             let port = docker::free_port()?.to_string();
             let args = ["--flavour", "upstream", "nginx", "--port", &port];
-            let out = xtask(sh, &args, &[("XTASK_OFFLINE", "false")]);
-            let _ = xtask(sh, &["nginx", "down"], &[]);
+            let out = xtask(ctx, &args, &[("XTASK_OFFLINE", "false")]);
+            let _ = xtask(ctx, &["nginx", "down"], &[]);
             let out = out?;
             let base = upstream_base(sh)?;
             if out.status.success() {
@@ -314,7 +322,6 @@ pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
 
 /// The upstream flavour's base of our nginx image, as its Dockerfile names it.
 fn upstream_base(sh: &Shell) -> anyhow::Result<String> {
-    let sh = sh.clone();
-    sh.set_var(docker::FLAVOUR_VAR, "upstream");
-    crate::build::base(&sh, std::path::Path::new(super::CONTEXT))
+    let context = std::path::Path::new(super::CONTEXT);
+    crate::build::base(sh, Flavour::Upstream, context)
 }

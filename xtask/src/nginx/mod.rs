@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Subcommand};
-use xshell::{cmd, Shell};
+use xshell::cmd;
 
 use crate::build;
-use crate::docker::{self, Flavour};
+use crate::ctx::Ctx;
+use crate::docker;
+use crate::flavour::Flavour;
 
 /// Name of the container `cargo xtask nginx` runs.
 pub const CONTAINER: &str = "dockerlab-nginx";
@@ -73,7 +75,8 @@ enum Action {
 }
 
 impl Nginx {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
         docker::engine(sh)?;
         if self.action == Some(Action::Down) {
             docker::remove_container(sh, CONTAINER);
@@ -90,7 +93,7 @@ impl Nginx {
         // The port is checked first (our own container may hold it), so a taken one fails fast.
         docker::remove_container(sh, CONTAINER);
         docker::port_free(self.port)?;
-        let image = build(sh)?;
+        let image = build(ctx)?;
         let publish = format!("{}:8080", socket(self.bind, self.port));
         cmd!(
             sh,
@@ -148,21 +151,24 @@ pub fn image(flavour: Flavour) -> String {
 pub const CONTEXT: &str = "nginx";
 
 /// Builds the image of the current flavour (a warm rebuild is a cache hit) and returns its name.
-pub fn build(sh: &Shell) -> Result<String> {
-    let image = image(Flavour::of(sh));
-    build_in(sh, &image, Path::new(CONTEXT), &[])?;
+pub fn build(ctx: &Ctx) -> Result<String> {
+    let _sh = &ctx.sh;
+    let image = image(ctx.flavour);
+    build_in(ctx, &image, Path::new(CONTEXT), &[])?;
     Ok(image)
 }
 
 /// The base image of the current flavour (what its Dockerfile's `FROM ${BASE}` becomes).
-pub fn base(sh: &Shell) -> Result<String> {
-    build::base(sh, Path::new(CONTEXT))
+pub fn base(ctx: &Ctx) -> Result<String> {
+    let sh = &ctx.sh;
+    build::base(sh, ctx.flavour, Path::new(CONTEXT))
 }
 
 /// Builds the Dockerfile of `context` on the current flavour's base (ours, or a copy of it) into `tag`, with
 /// the build facts; `extra` goes to `docker build` as is (`--no-cache`). The benchmark builds
 /// copies this way.
-pub fn build_in(sh: &Shell, tag: &str, context: &Path, extra: &[&str]) -> Result<()> {
+pub fn build_in(ctx: &Ctx, tag: &str, context: &Path, extra: &[&str]) -> Result<()> {
+    let sh = &ctx.sh;
     let version = format!("VERSION={}", env!("CARGO_PKG_VERSION"));
     let revision = format!("REVISION={}", docker::git_revision(sh));
     let created = format!("CREATED={}", docker::git_date(sh));
@@ -170,5 +176,5 @@ pub fn build_in(sh: &Shell, tag: &str, context: &Path, extra: &[&str]) -> Result
     for arg in [&version, &revision, &created] {
         args.extend(["--build-arg", arg]);
     }
-    build::build(sh, context, tag, &args)
+    build::build(ctx, context, tag, &args)
 }

@@ -7,12 +7,14 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
-use crate::docker::{self, is_digest, Flavour};
+use crate::docker::{self, is_digest};
+use crate::flavour::Flavour;
 use crate::{nginx, progress};
 
 pub mod checks;
 mod names;
 
+use crate::ctx::Ctx;
 use names::{check_registry, check_repository, check_tag};
 
 /// Docker Hub's names for itself: pushing to any of them (or without --registry) is Docker Hub.
@@ -39,9 +41,10 @@ pub struct Push {
 }
 
 impl Push {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
         let credentials = credentials(sh)?;
-        let mut tags = default_tags(sh);
+        let mut tags = default_tags(ctx);
         tags.extend(self.tags);
         // Everything the user gave is checked before docker is asked anything.
         let target = Target::new(
@@ -55,7 +58,7 @@ impl Push {
             target.login(sh, user, password)?;
         }
         let image =
-            nginx::build(sh).context("the image to push is not here and could not be built")?;
+            nginx::build(ctx).context("the image to push is not here and could not be built")?;
         let digest = target.publish(sh, &image)?;
         println!(
             "verified: {} serves {digest} for every tag; anyone can run it with\n  \
@@ -109,8 +112,9 @@ fn credentials(sh: &Shell) -> Result<Option<(String, String)>> {
 }
 
 /// The version (`1.0.0`, `1.0.0-offline`) and the git commit (`caddd76c2f33`, `…-offline`).
-fn default_tags(sh: &Shell) -> Vec<String> {
-    let flavour = Flavour::of(sh);
+fn default_tags(ctx: &Ctx) -> Vec<String> {
+    let sh = &ctx.sh;
+    let flavour = ctx.flavour;
     let mut tags = vec![version_tag(flavour)];
     let revision = docker::git_revision(sh);
     if revision != "unknown" {

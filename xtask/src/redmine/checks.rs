@@ -9,7 +9,9 @@ use xshell::{cmd, Shell};
 use super::web::{self, between, Api, Browser};
 use super::{contract_checks as contracts, Stack};
 use super::{hardening_checks, upgrade_checks as upgrade};
-use crate::docker::{self, Flavour};
+use crate::ctx::Ctx;
+use crate::docker;
+use crate::flavour::Flavour;
 use crate::harness::{fails_saying, Suite};
 
 /// Our theme's directory name, and the header colour only it gives Redmine.
@@ -25,19 +27,20 @@ struct Fixture {
     sha256: String,
 }
 
-pub fn run(sh: &Shell, suite: &mut Suite) {
-    stack_checks(sh, suite);
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
+    stack_checks(ctx, suite);
     // After the main test stack is down: two Redmines at once would only slow both.
-    hardening_checks::oom(sh, suite);
+    hardening_checks::oom(ctx, suite);
 }
 
-fn stack_checks(sh: &Shell, suite: &mut Suite) {
+fn stack_checks(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     let work = docker::project_root().join("target/dockerlab-redmine-test");
     let Some(port) = suite.check("redmine: a free port for the test stack", docker::free_port)
     else {
         return;
     };
-    let stack = Stack::scratch(sh, "dockerlab-redmine-test", port, &work);
+    let stack = Stack::scratch(ctx, "dockerlab-redmine-test", port, &work);
     let base = stack.url();
 
     if suite

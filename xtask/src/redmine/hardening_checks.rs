@@ -10,6 +10,7 @@ use xshell::Shell;
 
 use super::web;
 use super::Stack;
+use crate::ctx::Ctx;
 use crate::docker;
 use crate::harness::confinement::Confinement;
 use crate::harness::Suite;
@@ -65,13 +66,14 @@ services:
 /// A project is created; Redmine gets a memory limit too small for it and is killed by the
 /// kernel, again and again, each time restarted by its restart policy; back at its own limit,
 /// it serves the project. Bounded: a cold start, ~10 s to the first kill, a warm start.
-pub fn oom(sh: &Shell, suite: &mut Suite) {
+pub fn oom(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     let work = docker::project_root().join("target/dockerlab-redmine-oom");
     let Some(port) = suite.check("redmine oom: a free port for its stack", docker::free_port)
     else {
         return;
     };
-    let stack = Stack::scratch(sh, "dockerlab-redmine-oom", port, &work);
+    let stack = Stack::scratch(ctx, "dockerlab-redmine-oom", port, &work);
     let base = stack.url();
     let Some(api) = suite.check(
         "redmine oom: its stack comes up and a project is created",

@@ -17,9 +17,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use xshell::Shell;
 
-use crate::docker::{self, Flavour};
+use crate::ctx::Ctx;
+use crate::docker;
 
 /// Run Redmine with our theme and PostgreSQL (redmine/compose.yaml), back it up and restore it.
 #[derive(Args)]
@@ -70,13 +70,14 @@ enum Action {
 }
 
 /// The user's stack: its project name, secrets and backups (the Swarm stack shares the secrets).
-pub fn user_stack(sh: &Shell, port: u16) -> Result<Stack> {
+pub fn user_stack(ctx: &Ctx, port: u16) -> Result<Stack> {
+    let _sh = &ctx.sh;
     let root = docker::project_root();
     let secrets = root.join("redmine/.secrets");
     stack::adopt_flat_secrets(&secrets)?;
     Ok(Stack::new(
         "dockerlab-redmine",
-        Flavour::of(sh),
+        ctx.flavour,
         port,
         &secrets,
         root.join("backups"),
@@ -84,9 +85,10 @@ pub fn user_stack(sh: &Shell, port: u16) -> Result<Stack> {
 }
 
 impl Redmine {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
         docker::engine(sh)?;
-        let stack = user_stack(sh, self.port)?;
+        let stack = user_stack(ctx, self.port)?;
         match self.action.unwrap_or(Action::Up) {
             Action::Up => {
                 stack.up(sh)?;
@@ -98,7 +100,7 @@ impl Redmine {
                 );
             }
             Action::Down { volumes } => stack.down(sh, volumes)?,
-            Action::Deploy(deploy) => deploy.run(sh, &stack)?,
+            Action::Deploy(deploy) => deploy.run(ctx, &stack)?,
             Action::Status => {
                 stack.compose(sh, &["ps", "--all"]).run()?;
             }

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::docker::{self, Flavour};
+use crate::ctx::Ctx;
+use crate::docker;
+use crate::flavour::Flavour;
 use crate::scratch::{random_hex, Scratch};
 use crate::{bases, progress};
 
@@ -119,16 +121,17 @@ impl Stack {
         }
     }
 
-    /// A throwaway stack of the tests or the benchmark, in this shell's flavour: project `name`,
+    /// A throwaway stack of the tests or the benchmark, in the run's flavour: project `name`,
     /// its secrets and backups under `dir`, its image built with the tests' plugins. It is taken
     /// down with its volumes first (whatever an interrupted run left of it) and again when
     /// dropped.
-    pub fn scratch<'a>(sh: &'a Shell, name: &str, port: u16, dir: &Path) -> ScratchStack<'a> {
+    pub fn scratch<'a>(ctx: &'a Ctx, name: &str, port: u16, dir: &Path) -> ScratchStack<'a> {
+        let sh = &ctx.sh;
         let stack = Stack {
             plugins: "test-plugins",
             ..Stack::new(
                 name,
-                Flavour::of(sh),
+                ctx.flavour,
                 port,
                 &dir.join("secrets"),
                 dir.join("backups"),

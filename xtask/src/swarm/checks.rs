@@ -8,6 +8,7 @@ use anyhow::{ensure, Result};
 use xshell::{cmd, Shell};
 
 use super::tasks::manager;
+use crate::ctx::Ctx;
 use crate::docker;
 use crate::harness::{one_error_line, xtask, Suite};
 use crate::local_swarm::{self as cluster, node_name, PREFIX};
@@ -23,7 +24,8 @@ pub(super) const PORT: u16 = 3000;
 pub(super) const ROLLING: &str = "dockerlab-swarm/redmine:rolling";
 pub(super) const STYLESHEET: &str = "themes/harbour/stylesheets/application.css";
 
-pub fn run(sh: &Shell, suite: &mut Suite) {
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     let Some(probe) = suite.check("swarm: a probe container on a host bridge network", || {
         Probe::start(sh)
     }) else {
@@ -31,15 +33,15 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     };
     let host_state = swarm_state(sh);
     suite.check("swarm: deploy without a cluster fails clearly", || {
-        let _ = xtask(sh, &["swarm", "down"], &[])?;
-        let out = xtask(sh, &["redmine", "deploy"], &[])?;
+        let _ = xtask(ctx, &["swarm", "down"], &[])?;
+        let out = xtask(ctx, &["redmine", "deploy"], &[])?;
         let line = one_error_line(&out)?;
         ensure!(line.contains("cargo xtask swarm up"), "unclear: {line}");
         Ok(())
     });
     let up = suite.check("swarm: `swarm up` makes 3 nodes, all Ready", || {
         let start = Instant::now();
-        let out = xtask(sh, &["swarm", "up"], &[])?;
+        let out = xtask(ctx, &["swarm", "up"], &[])?;
         ensure!(out.status.success(), "swarm up failed");
         println!("cluster up: {:.1} s", start.elapsed().as_secs_f64());
         let nodes = manager(sh, &["node", "ls", "--format", "{{.Hostname}} {{.Status}}"]).read()?;
@@ -48,7 +50,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         Ok(())
     });
     if up.is_none() {
-        teardown(sh, suite, probe, None);
+        teardown(ctx, suite, probe, None);
         return;
     }
     // Where this machine pushed: no tag of that registry may stay on the host engine.
@@ -59,18 +61,18 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     );
     suite.check("swarm: `swarm up` again changes nothing", || {
         let before = manager(sh, &["node", "ls", "--quiet"]).read()?;
-        let out = xtask(sh, &["swarm", "up"], &[])?;
+        let out = xtask(ctx, &["swarm", "up"], &[])?;
         ensure!(out.status.success(), "a second swarm up failed");
         let after = manager(sh, &["node", "ls", "--quiet"]).read()?;
         ensure!(before == after, "the nodes changed: {before} → {after}");
         Ok(())
     });
-    bad_input(sh, suite);
+    bad_input(ctx, suite);
     let deployed = suite.check(
         "swarm: `redmine deploy` converges, front door answers",
         || {
             let start = Instant::now();
-            let out = xtask(sh, &["redmine", "deploy", "--replicas", "2"], &[])?;
+            let out = xtask(ctx, &["redmine", "deploy", "--replicas", "2"], &[])?;
             ensure!(out.status.success(), "redmine deploy failed");
             println!(
                 "deploy → converged and 200: {:.1} s",
@@ -82,12 +84,12 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         },
     );
     if deployed.is_some() {
-        super::stack_checks::run(sh, suite);
+        super::stack_checks::run(ctx, suite);
     }
     suite.check(
         "swarm: `redmine deploy --remove` keeps the database volume",
         || {
-            let out = xtask(sh, &["redmine", "deploy", "--remove"], &[])?;
+            let out = xtask(ctx, &["redmine", "deploy", "--remove"], &[])?;
             ensure!(out.status.success(), "deploy --remove failed");
             let services = manager(sh, &["service", "ls", "--quiet"]).read()?;
             ensure!(services.is_empty(), "services left: {services}");
@@ -102,7 +104,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     suite.check(
         "swarm: `redmine deploy --remove --volumes` deletes the volumes and attachments",
         || {
-            let out = xtask(sh, &["redmine", "deploy", "--remove", "--volumes"], &[])?;
+            let out = xtask(ctx, &["redmine", "deploy", "--remove", "--volumes"], &[])?;
             ensure!(out.status.success(), "deploy --remove --volumes failed");
             for node in cluster::nodes(sh)? {
                 let host = cluster::host(&node);
@@ -124,10 +126,11 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
-    teardown(sh, suite, probe, pushed);
+    teardown(ctx, suite, probe, pushed);
 }
 
-fn bad_input(sh: &Shell, suite: &mut Suite) {
+fn bad_input(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     for (args, needle) in [
         (&["redmine", "deploy", "--replicas", "0"][..], "--replicas"),
         (
@@ -137,7 +140,7 @@ fn bad_input(sh: &Shell, suite: &mut Suite) {
         (&["swarm", "up", "--nodes", "0"][..], "--nodes"),
     ] {
         suite.check(&format!("swarm: `{}` is refused", args.join(" ")), || {
-            let out = xtask(sh, args, &[])?;
+            let out = xtask(ctx, args, &[])?;
             ensure!(!out.status.success(), "it succeeded");
             let stderr = String::from_utf8_lossy(&out.stderr);
             let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
@@ -152,7 +155,7 @@ fn bad_input(sh: &Shell, suite: &mut Suite) {
         "swarm: deploy to an engine that is no Swarm manager fails clearly",
         || {
             let out = xtask(
-                sh,
+                ctx,
                 &["redmine", "deploy"],
                 &[("DOCKER_HOST", "unix:///var/run/docker.sock")],
             )?;
@@ -165,7 +168,7 @@ fn bad_input(sh: &Shell, suite: &mut Suite) {
         suite.check(
             "swarm: --routing-mesh on a kernel without IPVS fails clearly",
             || {
-                let out = xtask(sh, &["redmine", "deploy", "--routing-mesh"], &[])?;
+                let out = xtask(ctx, &["redmine", "deploy", "--routing-mesh"], &[])?;
                 let line = one_error_line(&out)?;
                 ensure!(line.contains("IPVS"), "unclear: {line}");
                 nothing_deployed(sh)
@@ -177,7 +180,7 @@ fn bad_input(sh: &Shell, suite: &mut Suite) {
         || {
             // The cluster's registry as this machine reaches it: 127.0.0.1 is each node's own loopback.
             let registry = cluster::registry_push(sh)?;
-            let out = xtask(sh, &["redmine", "deploy", "--registry", &registry], &[])?;
+            let out = xtask(ctx, &["redmine", "deploy", "--registry", &registry], &[])?;
             let line = one_error_line(&out)?;
             ensure!(line.contains("cannot pull"), "unclear: {line}");
             nothing_deployed(sh)
@@ -199,20 +202,22 @@ pub(super) fn front_door(sh: &Shell) -> Result<String> {
     ))
 }
 
-pub(super) fn admin_password(sh: &Shell) -> Result<String> {
-    crate::redmine::user_stack(sh, PORT)?.admin_password()
+pub(super) fn admin_password(ctx: &Ctx) -> Result<String> {
+    let _sh = &ctx.sh;
+    crate::redmine::user_stack(ctx, PORT)?.admin_password()
 }
 
 /// `swarm down`, and then nothing of the cluster's is left on the engine or in the cgroups.
-fn teardown(sh: &Shell, suite: &mut Suite, probe: Probe, pushed: Option<String>) {
+fn teardown(ctx: &Ctx, suite: &mut Suite, probe: Probe, pushed: Option<String>) {
+    let sh = &ctx.sh;
     let host_state = swarm_state(sh);
     suite.check(
         "swarm: `swarm down` leaves nothing of its own; twice is fine",
         || {
-            let out = xtask(sh, &["swarm", "down"], &[])?;
+            let out = xtask(ctx, &["swarm", "down"], &[])?;
             ensure!(out.status.success(), "swarm down failed");
             host_untouched(sh, &host_state, &probe)?;
-            let out = xtask(sh, &["swarm", "down"], &[])?;
+            let out = xtask(ctx, &["swarm", "down"], &[])?;
             ensure!(out.status.success(), "a second swarm down failed");
             leftovers(sh, &probe, pushed.as_deref())
         },

@@ -15,6 +15,7 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use xshell::{cmd, Shell};
 
+use crate::ctx::Ctx;
 use crate::docker;
 use crate::local_swarm as cluster;
 
@@ -40,10 +41,11 @@ enum Action {
 }
 
 impl Swarm {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
         docker::engine(sh)?;
         match self.action {
-            Action::Up { nodes } => up(sh, usize::from(nodes)),
+            Action::Up { nodes } => up(ctx, usize::from(nodes)),
             Action::Status => status(sh),
             Action::Down => {
                 nodes::down(sh)?;
@@ -54,7 +56,8 @@ impl Swarm {
     }
 }
 
-fn up(sh: &Shell, count: usize) -> Result<()> {
+fn up(ctx: &Ctx, count: usize) -> Result<()> {
+    let sh = &ctx.sh;
     let start = Instant::now();
     let existing = cluster::nodes(sh)?;
     if existing.len() > count {
@@ -63,9 +66,9 @@ fn up(sh: &Shell, count: usize) -> Result<()> {
             existing.len()
         );
     }
-    let image = nodes::build_image(sh)?;
+    let image = nodes::build_image(ctx)?;
     registry::network(sh)?;
-    registry::up(sh)?;
+    registry::up(ctx)?;
     nodes::up(sh, &image, count)?;
     println!(
         "the local Swarm is up: {count} node(s), all Ready ({:.0} s)",

@@ -9,7 +9,8 @@ use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::build;
-use crate::docker::Flavour;
+use crate::ctx::Ctx;
+use crate::flavour::Flavour;
 use crate::local_swarm::{self as cluster, node_name, on, LABEL, PREFIX};
 
 /// The node image's build context: one Dockerfile, its base a build argument (the official
@@ -28,10 +29,11 @@ pub fn image(flavour: Flavour) -> String {
 }
 
 /// Builds the node image (a cache hit when nothing changed).
-pub fn build_image(sh: &Shell) -> Result<String> {
-    let tag = image(Flavour::of(sh));
+pub fn build_image(ctx: &Ctx) -> Result<String> {
+    let _sh = &ctx.sh;
+    let tag = image(ctx.flavour);
     let label = format!("{LABEL}=image");
-    build::build(sh, Path::new(CONTEXT), &tag, &["--label", &label])
+    build::build(ctx, Path::new(CONTEXT), &tag, &["--label", &label])
         .with_context(|| format!("building the node image {tag} from {CONTEXT}/Dockerfile"))?;
     Ok(tag)
 }

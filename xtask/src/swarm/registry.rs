@@ -8,7 +8,8 @@ use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::build;
-use crate::docker::{self, Flavour};
+use crate::ctx::Ctx;
+use crate::docker;
 use crate::local_swarm::{self as cluster, LABEL, PREFIX, REGISTRY};
 
 /// The registry image, built from swarm/registry/ on the flavour's base.
@@ -34,7 +35,8 @@ pub fn network(sh: &Shell) -> Result<()> {
 
 /// Starts the registry unless it runs: its storage on a volume of its own, port 5000 published
 /// on a free loopback port.
-pub fn up(sh: &Shell) -> Result<()> {
+pub fn up(ctx: &Ctx) -> Result<()> {
+    let sh = &ctx.sh;
     if cluster::running(sh, REGISTRY) {
         return Ok(());
     }
@@ -45,10 +47,10 @@ pub fn up(sh: &Shell) -> Result<()> {
             .run()?;
         return Ok(());
     }
-    let image = format!("{IMAGE}{}", Flavour::of(sh).tag_suffix());
+    let image = format!("{IMAGE}{}", ctx.flavour.tag_suffix());
     let label = format!("{LABEL}=image");
     build::build(
-        sh,
+        ctx,
         Path::new("swarm/registry"),
         &image,
         &["--label", &label],

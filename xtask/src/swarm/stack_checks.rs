@@ -11,16 +11,18 @@ use xshell::{cmd, Shell};
 use super::checks::{admin_password, front_door, PORT, REDMINE, ROLLING, STYLESHEET, WEB};
 use super::load::Load;
 use super::tasks::{self, manager, Task};
+use crate::ctx::Ctx;
 use crate::harness::{xtask, Suite};
 use crate::local_swarm::{node_name, LABEL};
 use crate::redmine::web::{self, between, Api};
 use crate::scratch::{random_hex, Scratch};
 
 /// Everything that needs the stack running.
-pub fn run(sh: &Shell, suite: &mut Suite) {
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     suite.check(
         "swarm: services carry compose.yaml's settings and stack.yaml's Swarm ones",
-        || settings_merged(sh),
+        || settings_merged(ctx),
     );
     suite.check(
         "swarm: Redmine tasks run on two nodes; each served requests",
@@ -34,7 +36,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     let Some(password) = suite.check(
         "swarm: project, issue and attachment through the front door",
         || {
-            let password = admin_password(sh)?;
+            let password = admin_password(ctx)?;
             let fixture = create_fixture(sh, &front_door(sh)?, &password)?;
             Ok((password, fixture))
         },
@@ -48,11 +50,11 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     );
     suite.check(
         "swarm: `redmine backup --swarm` holds the database dump and the attachment",
-        || backup(sh, &fixture),
+        || backup(ctx, &fixture),
     );
     suite.check(
         "swarm: rolling update to a new theme: no failed request, new CSS served",
-        || rolling_update(sh),
+        || rolling_update(ctx),
     );
     suite.check(
         "swarm: a killed Redmine task is replaced; short error window",
@@ -113,8 +115,9 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
 
 /// The running Redmine service has compose.yaml's environment and healthcheck (as `docker
 /// compose config` reads it) and stack.yaml's update policy, resources and image by digest.
-fn settings_merged(sh: &Shell) -> Result<()> {
-    let stack = crate::redmine::user_stack(sh, PORT)?;
+fn settings_merged(ctx: &Ctx) -> Result<()> {
+    let sh = &ctx.sh;
+    let stack = crate::redmine::user_stack(ctx, PORT)?;
     let compose = crate::redmine::swarm_stack::compose_config(sh, &stack)?;
     let spec = manager(
         sh,
@@ -274,8 +277,9 @@ fn attachment_everywhere(sh: &Shell, password: &str, fixture: &Fixture) -> Resul
 }
 
 /// `redmine backup --swarm`: its archive has a pg_dump archive and the uploaded attachment.
-fn backup(sh: &Shell, fixture: &Fixture) -> Result<()> {
-    let out = xtask(sh, &["redmine", "backup", "--swarm"], &[])?;
+fn backup(ctx: &Ctx, fixture: &Fixture) -> Result<()> {
+    let sh = &ctx.sh;
+    let out = xtask(ctx, &["redmine", "backup", "--swarm"], &[])?;
     ensure!(out.status.success(), "redmine backup --swarm failed");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let file = stdout
@@ -317,9 +321,10 @@ fn backup(sh: &Shell, fixture: &Fixture) -> Result<()> {
 
 /// Builds Redmine again with a marker added to the theme's stylesheet (compose.yaml's build, on
 /// a copy of its context), deploys it under load, and checks the new stylesheet is served.
-fn rolling_update(sh: &Shell) -> Result<()> {
+fn rolling_update(ctx: &Ctx) -> Result<()> {
+    let sh = &ctx.sh;
     let marker = format!("dockerlab-rolling-{}", random_hex(6)?);
-    let stack = crate::redmine::user_stack(sh, PORT)?;
+    let stack = crate::redmine::user_stack(ctx, PORT)?;
     let compose = crate::redmine::swarm_stack::compose_config(sh, &stack)?;
     let build = &compose["services"]["redmine"]["build"];
     let context = build["context"].as_str().context("no build context")?;
@@ -352,7 +357,7 @@ fn rolling_update(sh: &Shell) -> Result<()> {
     let url = front_door(sh)?;
     let load = Load::start(&url, Duration::from_secs(420));
     let start = Instant::now();
-    let out = xtask(sh, &["redmine", "deploy", "--redmine-image", ROLLING], &[]);
+    let out = xtask(ctx, &["redmine", "deploy", "--redmine-image", ROLLING], &[]);
     let took = start.elapsed();
     let report = load.stop();
     println!(

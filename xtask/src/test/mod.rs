@@ -3,10 +3,11 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use xshell::{cmd, Shell};
+use xshell::cmd;
 
 mod checks;
 
+use crate::ctx::Ctx;
 use crate::harness::Suite;
 use crate::{answers, bench, docker, kernel, lint, nginx, push, redmine, swarm};
 
@@ -19,7 +20,7 @@ pub struct Test {
 }
 
 /// A group of checks: its name and what it runs.
-type Group = (&'static str, fn(&Shell, &mut Suite));
+type Group = (&'static str, fn(&Ctx, &mut Suite));
 
 /// The groups that need no Docker engine.
 const HERMETIC: &[&str] = &["unit", "lint", "report"];
@@ -39,8 +40,9 @@ const GROUPS: &[Group] = &[
 ];
 
 impl Test {
-    pub fn run(self, sh: &Shell) -> Result<()> {
-        let mut suite = Suite::new(crate::progress::verbose())?;
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
+        let mut suite = Suite::new(ctx.verbose)?;
         let selected = GROUPS
             .iter()
             .filter(|(name, _)| self.only.as_deref().is_none_or(|only| name.contains(only)));
@@ -58,14 +60,15 @@ impl Test {
                 }
             }
             suite.group(name)?;
-            group(sh, &mut suite);
+            group(ctx, &mut suite);
         }
         suite.finish()
     }
 }
 
 /// The hermetic tests, so that one command runs everything.
-fn unit(sh: &Shell, suite: &mut Suite) {
+fn unit(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     suite.check("cargo test (hermetic)", || {
         cmd!(sh, "cargo test --workspace --quiet")
             .run()
