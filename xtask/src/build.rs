@@ -2,13 +2,14 @@
 //! of the flavour (`--build-arg BASE=…`), with that base made sure of first (built on this
 //! machine for the offline flavour, pulled for the upstream one).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::ctx::Ctx;
 use crate::docker::image_exists;
+use crate::dockerfile::Dockerfile;
 use crate::flavour::Flavour;
 use crate::{bases, progress};
 
@@ -65,42 +66,26 @@ fn pull_failure(image: &str, stderr: &str) -> String {
     format!("base image {image} is not here and could not be pulled ({reason}): {advice}")
 }
 
-/// The one Dockerfile of a build context (nginx/, kernel/): both flavours build it.
-pub fn dockerfile(context: &Path) -> PathBuf {
-    context.join("Dockerfile")
-}
-
-/// The default of a Dockerfile's `ARG BASE=…` (the pinned upstream base its `FROM ${BASE}`
-/// uses), from the Dockerfile's text.
-pub fn arg_base(text: &str) -> Option<String> {
-    text.lines()
-        .take_while(|line| !line.starts_with("FROM "))
-        .find_map(|line| line.strip_prefix("ARG BASE="))
-        .map(|image| image.trim().to_string())
-}
-
 /// The image the `flavour`'s build of `context` starts `FROM`: the Dockerfile's pinned
 /// `ARG BASE` upstream, the local Debian base offline.
-pub fn base(sh: &Shell, flavour: Flavour, context: &Path) -> Result<String> {
+pub fn base(flavour: Flavour, context: &Path) -> Result<String> {
     if flavour == Flavour::Offline {
         return Ok(bases::BASE.into());
     }
-    let file = dockerfile(context);
-    arg_base(&sh.read_file(&file)?)
-        .with_context(|| format!("{} has no `ARG BASE=` before its FROM", file.display()))
+    Dockerfile::of_context(context)?.require_arg_base()
 }
 
 /// Builds the Dockerfile of `context` into `tag` on the current flavour's base (`args` go to
 /// `docker build` as they are), first making sure that base is here.
 pub fn build(ctx: &Ctx, context: &Path, tag: &str, args: &[&str]) -> Result<()> {
     let sh = &ctx.sh;
-    let base = base(sh, ctx.flavour, context)?;
+    let base = base(ctx.flavour, context)?;
     if base == bases::BASE {
         bases::ensure(sh, false)?;
     } else {
         ensure_pulled(sh, &base)?;
     }
-    let file = dockerfile(context);
+    let file = context.join("Dockerfile");
     let base_arg = format!("BASE={base}");
     let build = cmd!(
         sh,
@@ -113,13 +98,6 @@ pub fn build(ctx: &Ctx, context: &Path, tag: &str, args: &[&str]) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arg_base_is_the_default_before_from() {
-        let text = "# c\nARG BASE=alpine:3.24.1\nFROM ${BASE}\nARG BASE=other:1\n";
-        assert_eq!(arg_base(text).as_deref(), Some("alpine:3.24.1"));
-        assert_eq!(arg_base("FROM x:1\nARG BASE=y:2\n"), None);
-    }
 
     /// Docker 20.10's own words for the two cases (seen here and against a local registry).
     #[test]

@@ -9,6 +9,7 @@ use clap::ValueEnum;
 use xshell::Shell;
 
 use crate::docker;
+use crate::dockerfile::Dockerfile;
 
 /// The environment variable behind `--flavour`: read by clap only, and set on the child
 /// `cargo xtask` runs of the checks (see [`crate::ctx::Ctx::xtask`]) so that they run in the
@@ -121,16 +122,7 @@ fn probe(target: &str) -> Result<(), String> {
 /// The image our nginx Dockerfile starts from in the upstream flavour: the default of its
 /// `ARG BASE=…`, or its first `FROM`.
 fn upstream_base() -> Option<String> {
-    let text = std::fs::read_to_string(docker::project_root().join("nginx/Dockerfile")).ok()?;
-    let arg = text.lines().find_map(|line| line.strip_prefix("ARG BASE="));
-    let from = || {
-        text.lines()
-            .find_map(|line| line.strip_prefix("FROM "))
-            .and_then(|rest| rest.split_whitespace().next())
-    };
-    arg.or_else(from)
-        .map(|image| image.trim_matches('"').to_string())
-        .filter(|image| !image.contains('$'))
+    Dockerfile::read("nginx/Dockerfile").ok()?.upstream_base()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod bench;
 mod build;
 mod ctx;
 mod docker;
+mod dockerfile;
 mod flavour;
 mod harness;
 mod http;

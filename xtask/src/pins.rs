@@ -8,7 +8,8 @@ use clap::Args;
 use xshell::cmd;
 
 use crate::ctx::Ctx;
-use crate::{build, docker, lint};
+use crate::docker;
+use crate::dockerfile::{self, Dockerfile};
 
 /// Check that every pinned base and compose image resolves on its registry (needs one).
 #[derive(Args)]
@@ -54,15 +55,14 @@ impl Pins {
 pub fn pinned_images() -> Result<Vec<String>> {
     let root = docker::project_root();
     let mut images = Vec::new();
-    for file in lint::dockerfiles()? {
-        let text = std::fs::read_to_string(root.join(&file))?;
-        images.extend(build::arg_base(&text));
+    for file in dockerfile::all()? {
+        let file = Dockerfile::read(file)?;
+        images.extend(file.arg_base());
         images.extend(
-            text.lines()
-                .filter_map(|line| line.strip_prefix("FROM "))
-                .filter_map(|rest| rest.split_whitespace().next())
-                .filter(|image| !image.starts_with('$'))
-                .map(str::to_string),
+            file.froms()
+                .into_iter()
+                .map(|from| from.image)
+                .filter(|image| !image.starts_with('$')),
         );
     }
     for file in ["redmine/compose.yaml", "redmine/compose.offline.yaml"] {

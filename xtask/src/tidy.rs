@@ -1,7 +1,7 @@
 //! Tidy checks over the repository's files (hermetic, part of `cargo test`).
 
 use crate::docker::project_root;
-use crate::lint::dockerfiles;
+use crate::dockerfile::{self, Dockerfile};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(project_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -30,20 +30,21 @@ fn pinned(image: &str) -> bool {
 /// before it (the upstream base; the offline flavour passes its own).
 #[test]
 fn every_from_is_pinned() {
-    for file in dockerfiles().unwrap() {
-        let text = read(&file);
-        for line in text.lines().filter(|l| l.starts_with("FROM ")) {
-            let image = line.split_whitespace().nth(1).unwrap();
-            let image = if image == "${BASE}" {
-                crate::build::arg_base(&text).unwrap_or_else(|| {
-                    panic!("{file}: FROM ${{BASE}} without an ARG BASE= default")
+    for file in dockerfile::all().unwrap() {
+        let file = Dockerfile::read(file).unwrap();
+        for from in file.froms() {
+            let image = if from.image == "${BASE}" {
+                file.arg_base().unwrap_or_else(|| {
+                    panic!("{}: FROM ${{BASE}} without an ARG BASE= default", file.path)
                 })
             } else {
-                image.to_string()
+                from.image.clone()
             };
             assert!(
                 pinned(&image),
-                "{file}: `{line}` ({image}) is not pinned to a tag"
+                "{}: `FROM {}` ({image}) is not pinned to a tag",
+                file.path,
+                from.image
             );
         }
     }
@@ -57,7 +58,7 @@ fn pinned_means_a_tag_or_a_digest() {
 
 #[test]
 fn no_latest_tags_anywhere() {
-    for file in dockerfiles().unwrap() {
+    for file in dockerfile::all().unwrap() {
         assert!(!read(&file).contains(":latest"), "{file} uses :latest");
     }
 }
@@ -68,23 +69,22 @@ fn no_latest_tags_anywhere() {
 /// every other Dockerfile starts `FROM ${BASE}` with a registry image as its default.
 #[test]
 fn one_dockerfile_per_image_and_the_stand_ins_on_the_local_base() {
-    for file in dockerfiles().unwrap() {
+    for file in dockerfile::all().unwrap() {
         assert!(
             file.ends_with("/Dockerfile"),
             "{file}: one Dockerfile per image, no twins"
         );
-        let text = read(&file);
-        // The image, without a stage name (`FROM ${BASE} AS page`).
-        let from = text
-            .lines()
-            .find_map(|l| l.strip_prefix("FROM "))
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("{file} has no FROM"));
+        let dockerfile = Dockerfile::read(&file).unwrap();
+        let froms = dockerfile.froms();
+        let from = &froms
+            .first()
+            .unwrap_or_else(|| panic!("{file} has no FROM"))
+            .image;
         if file.starts_with("redmine/offline/") {
             assert_eq!(from, crate::bases::BASE, "{file}");
         } else {
             assert_eq!(from, "${BASE}", "{file}");
-            let base = crate::build::arg_base(&text).unwrap();
+            let base = dockerfile.arg_base().unwrap();
             assert!(!base.starts_with("dockerlab/"), "{file}: ARG BASE={base}");
         }
     }
@@ -359,22 +359,22 @@ fn links_are_read_outside_code_and_anchors_as_github_makes_them() {
 /// defaults of our Dockerfiles, so that its proposals reach them.
 #[test]
 fn dependabot_watches_every_arg_base() {
-    let mirror = read(".github/base-images/Dockerfile");
+    let mirror = Dockerfile::read(".github/base-images/Dockerfile").unwrap();
     let mut watched: Vec<(String, String)> = mirror
-        .lines()
-        .filter_map(|l| l.strip_prefix("FROM "))
-        .map(|rest| {
-            let (image, stage) = rest.split_once(" AS ").expect("FROM IMAGE AS DIRECTORY");
-            (
-                format!("{}/Dockerfile", stage.trim()),
-                image.trim().to_string(),
-            )
+        .froms()
+        .into_iter()
+        .map(|from| {
+            let stage = from.stage.expect("FROM IMAGE AS DIRECTORY");
+            (format!("{stage}/Dockerfile"), from.image)
         })
         .collect();
-    let mut pinned: Vec<(String, String)> = dockerfiles()
+    let mut pinned: Vec<(String, String)> = dockerfile::all()
         .unwrap()
         .into_iter()
-        .filter_map(|file| crate::build::arg_base(&read(&file)).map(|base| (file, base)))
+        .filter_map(|file| {
+            let base = Dockerfile::read(&file).unwrap().arg_base();
+            base.map(|base| (file, base))
+        })
         .collect();
     watched.sort();
     pinned.sort();
@@ -404,6 +404,29 @@ fn run_wide_choices_are_not_read_from_the_environment() {
             assert!(
                 !(reads && names.iter().any(|name| line.contains(name))),
                 "{file} reads a run-wide choice from the environment: `{}`; take it from the Ctx",
+                line.trim()
+            );
+        }
+    }
+}
+
+/// Dockerfiles are read by one set of rules (dockerfile.rs): no other source parses `FROM` or
+/// `ARG` lines itself.
+#[test]
+fn dockerfiles_are_read_in_one_place() {
+    let parsing = ["(\"FROM", "(\"ARG ", "(\" AS "];
+    let calls = ["strip_prefix", "starts_with", "split_once", "find"];
+    for file in sources().into_iter().filter(|f| f != "dockerfile.rs") {
+        let text = read(&format!("xtask/src/{file}"));
+        for line in text.lines() {
+            let parses = calls.iter().any(|call| {
+                parsing
+                    .iter()
+                    .any(|arg| line.contains(&format!("{call}{arg}")))
+            });
+            assert!(
+                !parses,
+                "{file} parses a Dockerfile itself: `{}`; use crate::dockerfile::Dockerfile",
                 line.trim()
             );
         }

@@ -130,7 +130,7 @@ impl<'a> Session<'a> {
         let sh = &ctx.sh;
         docker::engine(sh)?;
         let image = nginx::build(ctx)?;
-        let base = nginx::base(ctx)?;
+        let base = nginx::base(ctx.flavour)?;
         let builder = kernel::builder(ctx)?;
         let work = docker::project_root().join(WORK);
         let kernel = work.join("kernel");

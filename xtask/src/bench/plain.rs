@@ -73,7 +73,7 @@ pub fn build(ctx: &Ctx) -> Result<String> {
     let dir = ctx.dir.join("plain");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let base = nginx::base(ctx.run)?;
+    let base = nginx::base(ctx.run.flavour)?;
     std::fs::write(dir.join("Dockerfile"), dockerfile(flavour, &base))?;
     let page = Path::new(nginx::CONTEXT).join("html/index.html");
     std::fs::copy(&page, dir.join("index.html"))

@@ -13,7 +13,7 @@ use crate::registry::Registry;
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let sh = &ctx.run.sh;
     let flavour = ctx.run.flavour;
-    let base = nginx::base(ctx.run)?;
+    let base = nginx::base(ctx.run.flavour)?;
     let (ours, base_mb) = (image_mb(sh, &ctx.image)?, image_mb(sh, &base)?);
     let tag = nginx::image(flavour);
     t.measured(

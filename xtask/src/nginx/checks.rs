@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
-use xshell::{cmd, Shell};
+use xshell::cmd;
 
 use super::{build, image, CONTAINER, HARDENED};
 use crate::ctx::Ctx;
@@ -274,7 +274,7 @@ pub fn flavour_choice(ctx: &Ctx, suite: &mut Suite) {
             ensure!(out.status.success(), "cargo xtask nginx failed");
             let stdout = String::from_utf8(out.stdout)?;
             let first = stdout.lines().next().unwrap_or_default();
-            let upstream_here = docker::image_exists(sh, &upstream_base(sh)?);
+            let upstream_here = docker::image_exists(sh, &upstream_base()?);
             if upstream_here {
                 ensure!(
                     first.starts_with("flavour: upstream ("),
@@ -304,7 +304,7 @@ pub fn flavour_choice(ctx: &Ctx, suite: &mut Suite) {
             let out = xtask(ctx, &args, &[("XTASK_OFFLINE", "false")]);
             let _ = xtask(ctx, &["nginx", "down"], &[]);
             let out = out?;
-            let base = upstream_base(sh)?;
+            let base = upstream_base()?;
             if out.status.success() {
                 // Docker Hub answered (or the base was here): the upstream image was built.
                 ensure!(docker::image_exists(sh, &base), "built without {base}?");
@@ -321,7 +321,6 @@ pub fn flavour_choice(ctx: &Ctx, suite: &mut Suite) {
 }
 
 /// The upstream flavour's base of our nginx image, as its Dockerfile names it.
-fn upstream_base(sh: &Shell) -> anyhow::Result<String> {
-    let context = std::path::Path::new(super::CONTEXT);
-    crate::build::base(sh, Flavour::Upstream, context)
+fn upstream_base() -> anyhow::Result<String> {
+    super::base(Flavour::Upstream)
 }

@@ -158,10 +158,9 @@ pub fn build(ctx: &Ctx) -> Result<String> {
     Ok(image)
 }
 
-/// The base image of the current flavour (what its Dockerfile's `FROM ${BASE}` becomes).
-pub fn base(ctx: &Ctx) -> Result<String> {
-    let sh = &ctx.sh;
-    build::base(sh, ctx.flavour, Path::new(CONTEXT))
+/// The base image of a flavour (what its Dockerfile's `FROM ${BASE}` becomes).
+pub fn base(flavour: Flavour) -> Result<String> {
+    build::base(flavour, Path::new(CONTEXT))
 }
 
 /// Builds the Dockerfile of `context` on the current flavour's base (ours, or a copy of it) into `tag`, with

@@ -260,9 +260,7 @@ fn sqlite(sh: &Shell, image: &str) -> Result<()> {
 
 /// The major of a pinned upstream image (`ARG BASE=name:MAJOR.…` of a Dockerfile of ours).
 fn pinned_major(dockerfile: &str) -> Result<String> {
-    let path = docker::project_root().join(dockerfile);
-    let base = crate::build::arg_base(&std::fs::read_to_string(&path)?)
-        .with_context(|| format!("{dockerfile} has no `ARG BASE=`"))?;
+    let base = crate::dockerfile::Dockerfile::read(dockerfile)?.require_arg_base()?;
     let tag = base.split_once(':').map(|(_, tag)| tag).unwrap_or_default();
     Ok(tag.split(['.', '-']).next().unwrap_or_default().to_string())
 }

@@ -252,9 +252,7 @@ impl Stack {
         if let Some(base) = config["services"]["redmine"]["build"]["args"]["BASE"].as_str() {
             return Ok(base.to_string());
         }
-        let dockerfile = docker::project_root().join("redmine/Dockerfile");
-        crate::build::arg_base(&sh.read_file(&dockerfile)?)
-            .context("redmine/Dockerfile has no `ARG BASE=` before its FROM")
+        crate::dockerfile::Dockerfile::read("redmine/Dockerfile")?.require_arg_base()
     }
 
     /// The id of the image the Redmine container runs.
