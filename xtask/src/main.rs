@@ -24,6 +24,7 @@ mod registry;
 mod scratch;
 mod swarm;
 mod test;
+mod testkit;
 #[cfg(test)]
 mod tidy;
 

@@ -7,7 +7,7 @@ use anyhow::Result;
 use xshell::cmd;
 
 use super::report::{Table, Target};
-use super::{layers, remove_image, time, Ctx, PREFIX};
+use super::shared::{layers, remove_image, time, Ctx, PREFIX};
 use crate::docker;
 use crate::nginx;
 

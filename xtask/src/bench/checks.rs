@@ -10,7 +10,6 @@ use crate::docker;
 use crate::harness::Suite;
 
 pub fn run(ctx: &Ctx, suite: &mut Suite) {
-    let _sh = &ctx.sh;
     let dir = docker::project_root().join("target/bench");
     if suite
         .check("bench: a quick run measures every section", || {

@@ -8,7 +8,7 @@ use anyhow::{ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::cgroup::{self, Cgroup};
-use super::Ctx;
+use super::shared::Ctx;
 use crate::docker::{self, Container};
 use crate::nginx;
 

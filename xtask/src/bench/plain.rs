@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use xshell::cmd;
 
-use super::{Ctx, PREFIX};
+use super::shared::{Ctx, PREFIX};
 use crate::flavour::Flavour;
 use crate::nginx;
 

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use xshell::cmd;
 
 use super::report::{number, Table, Target};
-use super::{image_mb, median, Ctx, PREFIX};
+use super::shared::{image_mb, median, Ctx, PREFIX};
 use crate::docker;
 use crate::flavour::Flavour;
 use crate::redmine::Stack;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Map, Value as Json};
 use xshell::cmd;
 
-use super::{median, Plan};
+use super::shared::{median, Plan};
 use crate::docker;
 use crate::flavour::Flavour;
 

@@ -18,9 +18,9 @@ use xshell::{cmd, Shell};
 use super::fixtures::Fixtures;
 use super::memory::{peaks_while, Meter};
 use super::report::{number, Table, Target};
+use super::shared::{Ctx, PREFIX};
 use super::throughput::{ratio_rows, wrk_rows, Round};
 use super::wrk::Load;
-use super::{Ctx, PREFIX};
 use crate::docker::{self, Container};
 use crate::redmine::Stack;
 

@@ -4,7 +4,7 @@ use anyhow::{ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::report::Table;
-use super::{image_mb, layers, remove_image, Ctx, PREFIX};
+use super::shared::{image_mb, layers, remove_image, Ctx, PREFIX};
 use crate::flavour::Flavour;
 use crate::nginx;
 use crate::registry::Registry;

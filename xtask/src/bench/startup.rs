@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::report::{Table, Target};
-use super::{time, Ctx, PREFIX};
+use super::shared::{time, Ctx, PREFIX};
 use crate::docker::{self, Container};
 use crate::nginx::{self, HARDENED};
 

@@ -8,9 +8,9 @@ use anyhow::{ensure, Context, Result};
 use xshell::cmd;
 
 use super::report::{Table, Target};
-use super::{time, Ctx};
+use super::shared::{time, Ctx};
 use crate::local_swarm::LABEL;
-use crate::swarm::load::Load;
+use crate::testkit::load::Load;
 
 /// A Redmine image that differs from the deployed one by a label: a new digest to roll out.
 const ROLLING: &str = "dockerlab-swarm/redmine:bench";
@@ -31,7 +31,6 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
         }
         return Ok(());
     }
-    let _sh = &ctx.run.sh;
     let run = |args: &[&str]| -> Result<()> {
         ctx.run
             .xtask(args)?

@@ -9,8 +9,8 @@ use anyhow::{Context, Result};
 use super::host_nginx::{cgroup_beside, HostNginx};
 use super::plain;
 use super::report::{Table, Target as Goal};
+use super::shared::{remove_image, Ctx, PREFIX};
 use super::wrk::{Load, Wrk};
-use super::{remove_image, Ctx, PREFIX};
 use crate::docker::{self, Container};
 use crate::nginx::HARDENED;
 

@@ -4,7 +4,7 @@ use anyhow::Result;
 use xshell::cmd;
 
 use super::report::Table;
-use super::{time, Ctx};
+use super::shared::{time, Ctx};
 
 /// The xtask itself: cold compile and the cost of an invocation that does nothing.
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {

@@ -94,7 +94,6 @@ pub fn image(flavour: Flavour) -> String {
 
 /// Builds the builder image of the current flavour (a cache hit when nothing changed).
 pub fn builder(ctx: &Ctx) -> Result<String> {
-    let _sh = &ctx.sh;
     let image = image(ctx.flavour);
     build::build(ctx, Path::new("kernel"), &image, &[])?;
     Ok(image)

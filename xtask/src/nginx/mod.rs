@@ -152,7 +152,6 @@ pub const CONTEXT: &str = "nginx";
 
 /// Builds the image of the current flavour (a warm rebuild is a cache hit) and returns its name.
 pub fn build(ctx: &Ctx) -> Result<String> {
-    let _sh = &ctx.sh;
     let image = image(ctx.flavour);
     build_in(ctx, &image, Path::new(CONTEXT), &[])?;
     Ok(image)

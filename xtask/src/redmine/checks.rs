@@ -6,13 +6,13 @@ use anyhow::{ensure, Context, Result};
 use serde_json::json;
 use xshell::{cmd, Shell};
 
-use super::web::{self, between, Api, Browser};
 use super::{contract_checks as contracts, Stack};
 use super::{hardening_checks, upgrade_checks as upgrade};
 use crate::ctx::Ctx;
 use crate::docker;
 use crate::flavour::Flavour;
 use crate::harness::{fails_saying, Suite};
+use crate::testkit::web::{self, between, Api, Browser};
 
 /// Our theme's directory name, and the header colour only it gives Redmine.
 const THEME: &str = "harbour";

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use super::{web, Stack};
+use super::Stack;
 use crate::docker::{self, Container};
 use crate::harness::Suite;
 use crate::scratch::Scratch;
+use crate::testkit::web;
 
 /// The containers these checks start, removed at the end of each.
 const PREFIX: &str = "dockerlab-redmine-test-contract";

@@ -7,8 +7,8 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
 use serde_json::Value;
 
+use super::stack::Stack;
 use super::swarm_stack::{self, Cluster, Images, Options};
-use super::Stack;
 use crate::ctx::Ctx;
 use crate::local_swarm as cluster;
 use crate::{docker, nginx, push};

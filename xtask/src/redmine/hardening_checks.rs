@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use xshell::Shell;
 
-use super::web;
 use super::Stack;
 use crate::ctx::Ctx;
 use crate::docker;
 use crate::harness::confinement::Confinement;
 use crate::harness::Suite;
+use crate::testkit::web;
 
 /// The container of `service` in the stack (running or not).
 fn container(sh: &Shell, stack: &Stack, service: &str) -> Result<String> {

@@ -9,7 +9,6 @@ mod stack;
 mod swarm_backup;
 pub mod swarm_stack;
 mod upgrade_checks;
-pub mod web;
 
 pub use stack::Stack;
 
@@ -71,7 +70,6 @@ enum Action {
 
 /// The user's stack: its project name, secrets and backups (the Swarm stack shares the secrets).
 pub fn user_stack(ctx: &Ctx, port: u16) -> Result<Stack> {
-    let _sh = &ctx.sh;
     let root = docker::project_root();
     let secrets = root.join("redmine/.secrets");
     stack::adopt_flat_secrets(&secrets)?;

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
+use super::stack::Stack;
 use super::stack::{write_backup, DB, FILES};
 use super::swarm_stack::{Cluster, NAME};
-use super::Stack;
 use crate::local_swarm as cluster;
 
 pub fn backup(sh: &Shell, stack: &Stack, context: Option<&str>) -> Result<PathBuf> {

@@ -7,7 +7,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 use xshell::{cmd, Shell};
 
-use super::Stack;
+use super::stack::Stack;
 use crate::docker;
 use crate::local_swarm::{self as cluster, Local};
 

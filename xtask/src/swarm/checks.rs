@@ -7,22 +7,17 @@ use std::time::Instant;
 use anyhow::{ensure, Result};
 use xshell::{cmd, Shell};
 
-use super::tasks::manager;
+use super::stack_checks::front_door;
 use crate::ctx::Ctx;
 use crate::docker;
 use crate::harness::{one_error_line, xtask, Suite};
-use crate::local_swarm::{self as cluster, node_name, PREFIX};
+use crate::local_swarm::{self as cluster, PREFIX};
 use crate::redmine::swarm_stack::NAME;
+use crate::testkit::tasks::manager;
 
 /// A container on a bridge network of the host engine, made before the cluster: its name must
 /// still resolve afterwards (leaving a Swarm once broke that on Docker 20.10).
 const PROBE: &str = "dockerlab-swarm-probe";
-pub(super) const REDMINE: &str = "dockerlab-redmine_redmine";
-pub(super) const WEB: &str = "dockerlab-redmine_web";
-pub(super) const PORT: u16 = 3000;
-/// A Redmine image with a changed theme, for the rolling update.
-pub(super) const ROLLING: &str = "dockerlab-swarm/redmine:rolling";
-pub(super) const STYLESHEET: &str = "themes/harbour/stylesheets/application.css";
 
 pub fn run(ctx: &Ctx, suite: &mut Suite) {
     let sh = &ctx.sh;
@@ -192,19 +187,6 @@ fn nothing_deployed(sh: &Shell) -> Result<()> {
     let services = manager(sh, &["service", "ls", "--quiet"]).read()?;
     ensure!(services.is_empty(), "services were deployed: {services}");
     Ok(())
-}
-
-/// The front door's URL: the manager's address on the cluster network.
-pub(super) fn front_door(sh: &Shell) -> Result<String> {
-    Ok(format!(
-        "http://{}:{PORT}/",
-        cluster::address(sh, &node_name(1))?
-    ))
-}
-
-pub(super) fn admin_password(ctx: &Ctx) -> Result<String> {
-    let _sh = &ctx.sh;
-    crate::redmine::user_stack(ctx, PORT)?.admin_password()
 }
 
 /// `swarm down`, and then nothing of the cluster's is left on the engine or in the cgroups.

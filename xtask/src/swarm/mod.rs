@@ -3,11 +3,9 @@
 //! registry they all pull from. The host engine's own Swarm state is never touched.
 
 pub mod checks;
-pub mod load;
 mod nodes;
 mod registry;
 mod stack_checks;
-mod tasks;
 
 use std::time::Instant;
 

@@ -30,7 +30,6 @@ pub fn image(flavour: Flavour) -> String {
 
 /// Builds the node image (a cache hit when nothing changed).
 pub fn build_image(ctx: &Ctx) -> Result<String> {
-    let _sh = &ctx.sh;
     let tag = image(ctx.flavour);
     let label = format!("{LABEL}=image");
     build::build(ctx, Path::new(CONTEXT), &tag, &["--label", &label])

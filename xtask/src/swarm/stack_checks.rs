@@ -8,14 +8,32 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
 use xshell::{cmd, Shell};
 
-use super::checks::{admin_password, front_door, PORT, REDMINE, ROLLING, STYLESHEET, WEB};
-use super::load::Load;
-use super::tasks::{self, manager, Task};
 use crate::ctx::Ctx;
 use crate::harness::{xtask, Suite};
-use crate::local_swarm::{node_name, LABEL};
-use crate::redmine::web::{self, between, Api};
+use crate::local_swarm::{self as cluster, node_name, LABEL};
 use crate::scratch::{random_hex, Scratch};
+use crate::testkit::load::Load;
+use crate::testkit::tasks::{self, manager, Task};
+use crate::testkit::web::{self, between, Api};
+
+pub(super) const REDMINE: &str = "dockerlab-redmine_redmine";
+pub(super) const WEB: &str = "dockerlab-redmine_web";
+pub(super) const PORT: u16 = 3000;
+/// A Redmine image with a changed theme, for the rolling update.
+pub(super) const ROLLING: &str = "dockerlab-swarm/redmine:rolling";
+const STYLESHEET: &str = "themes/harbour/stylesheets/application.css";
+
+/// The front door's URL: the manager's address on the cluster network.
+pub(super) fn front_door(sh: &Shell) -> Result<String> {
+    Ok(format!(
+        "http://{}:{PORT}/",
+        cluster::address(sh, &node_name(1))?
+    ))
+}
+
+pub(super) fn admin_password(ctx: &Ctx) -> Result<String> {
+    crate::redmine::user_stack(ctx, PORT)?.admin_password()
+}
 
 /// Everything that needs the stack running.
 pub fn run(ctx: &Ctx, suite: &mut Suite) {

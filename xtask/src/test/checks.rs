@@ -13,7 +13,6 @@ use crate::scratch::Scratch;
 const SAID: &str = "stand-in hadolint: DL9999 a deliberate failure";
 
 pub fn run(ctx: &Ctx, suite: &mut Suite) {
-    let _sh = &ctx.sh;
     suite.check(
         "report: a group prints its header, one line per check and the total",
         || {

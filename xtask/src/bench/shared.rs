@@ -1,0 +1,115 @@
+//! What the sections of the benchmark share: the plan of runs, the context they measure with,
+//! the prefix of what they create, and the measuring helpers.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::docker;
+
+/// Prefix of every container and image the benchmark creates.
+pub const PREFIX: &str = "dockerlab-bench";
+
+/// How many runs each kind of figure gets, and how long the load lasts.
+#[derive(Clone, Copy)]
+pub struct Plan {
+    pub quick: bool,
+    /// Runs of most figures: their median is reported.
+    pub runs: usize,
+    /// Runs of the slow figures (cold builds, Redmine's starts: seconds to tens of seconds each).
+    pub slow_runs: usize,
+    /// Runs of the figures of a few milliseconds (invocations).
+    pub fast_runs: usize,
+    /// Seconds of each wrk load.
+    pub load_secs: u32,
+}
+
+impl Plan {
+    pub const FULL: Plan = Plan {
+        quick: false,
+        runs: 5,
+        slow_runs: 3,
+        fast_runs: 20,
+        load_secs: 5,
+    };
+    pub const QUICK: Plan = Plan {
+        quick: true,
+        runs: 1,
+        slow_runs: 1,
+        fast_runs: 3,
+        load_secs: 1,
+    };
+}
+
+/// What every section measures with.
+pub struct Ctx<'a> {
+    /// The run's choices: its shell and flavour.
+    pub run: &'a crate::ctx::Ctx,
+    pub plan: Plan,
+    /// target/bench: the outputs and the scratch space.
+    pub dir: PathBuf,
+    /// Id of our nginx image, just built (the tag is shared with other checkouts).
+    pub image: String,
+}
+
+/// Runs `f`, returning how long it took in seconds.
+pub fn time<T>(f: impl FnOnce() -> Result<T>) -> Result<(f64, T)> {
+    let start = Instant::now();
+    let value = f()?;
+    Ok((start.elapsed().as_secs_f64(), value))
+}
+
+/// The median of the samples (the mean of the middle two for an even count).
+pub fn median(samples: &[f64]) -> Option<f64> {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+/// The uncompressed size of an image in MB.
+pub fn image_mb(sh: &Shell, image: &str) -> Result<f64> {
+    let bytes = docker::image_inspect(sh, image, "{{.Size}}")?;
+    Ok(bytes.trim().parse::<f64>()? / 1e6)
+}
+
+/// Removes an image the benchmark created (never forced: a tag or container of someone else
+/// keeps it).
+pub fn remove_image(sh: &Shell, image: &str) {
+    let _ = cmd!(sh, "docker image rm {image}")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run();
+}
+
+/// The layer digests of an image, bottom first.
+pub fn layers(sh: &Shell, image: &str) -> Result<Vec<String>> {
+    let json = docker::image_inspect(sh, image, "{{json .RootFS.Layers}}")?;
+    let layers: Vec<serde_json::Value> = serde_json::from_str(&json)
+        .with_context(|| format!("the layers of {image} are not a JSON list: {json}"))?;
+    layers
+        .iter()
+        .map(|layer| layer.as_str().map(String::from))
+        .collect::<Option<_>>()
+        .with_context(|| format!("a layer of {image} is not a digest: {json}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_even_and_none() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[7.0]), Some(7.0));
+        assert_eq!(median(&[]), None);
+    }
+}
