@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::ctx::Ctx;
-use crate::docker::image_exists;
+use crate::docker::{self, image_exists, Docker};
 use crate::dockerfile::Dockerfile;
 use crate::flavour::Flavour;
 use crate::{bases, progress};
@@ -20,7 +20,8 @@ pub fn ensure_pulled(sh: &Shell, image: &str) -> Result<()> {
     if image_exists(sh, image) {
         return Ok(());
     }
-    let out = cmd!(sh, "docker pull --quiet {image}")
+    let out = Docker::local(sh)
+        .cmd(&["pull", "--quiet", image])
         .ignore_status()
         .output()
         .context("running `docker pull`")?;
@@ -35,12 +36,7 @@ pub fn ensure_pulled(sh: &Shell, image: &str) -> Result<()> {
 
 /// The one line for a failed pull of `image`, from `docker pull`'s standard error.
 fn pull_failure(image: &str, stderr: &str) -> String {
-    let reason = stderr
-        .lines()
-        .map(str::trim)
-        .rfind(|line| !line.is_empty())
-        .unwrap_or("no reason given")
-        .trim_start_matches("Error response from daemon: ");
+    let reason = docker::reason(stderr);
     let lower = reason.to_lowercase();
     let advice = if ["manifest unknown", "not found", "does not exist"]
         .iter()

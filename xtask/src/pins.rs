@@ -5,10 +5,9 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use xshell::cmd;
 
 use crate::ctx::Ctx;
-use crate::docker;
+use crate::docker::{self, Docker};
 use crate::dockerfile::{self, Dockerfile};
 
 /// Check that every pinned base and compose image resolves on its registry (needs one).
@@ -22,19 +21,15 @@ impl Pins {
         let mut unresolved = Vec::new();
         for image in &images {
             // The registry's manifest (or index) of the tag: asked by the client, no engine.
-            let out = cmd!(sh, "docker manifest inspect {image}")
+            let out = Docker::local(sh)
+                .cmd(&["manifest", "inspect", image])
                 .quiet()
                 .ignore_status()
                 .output()?;
             if out.status.success() {
                 println!("resolves: {image}");
             } else {
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                let reason = stderr
-                    .lines()
-                    .rfind(|l| !l.trim().is_empty())
-                    .unwrap_or("no answer");
-                unresolved.push(format!("{image} ({})", reason.trim()));
+                unresolved.push(format!("{image} ({})", docker::reason_of(&out)));
             }
         }
         if !unresolved.is_empty() {

@@ -140,7 +140,7 @@ impl Drop for HostNginx {
 /// A new CPU cgroup beside a container's, named `name`: a process in it competes for the CPU
 /// the way the container does (Docker's cgroup shares one weight among all containers).
 pub fn cgroup_beside(sh: &Shell, container: &Container, name: &str) -> Result<PathBuf> {
-    let pid = container.inspect("{{.State.Pid}}")?;
+    let pid = container.info()?.state.pid;
     let text = sh.read_file(format!("/proc/{pid}/cgroup"))?;
     cpu_cgroup(&text)
         .and_then(|path| path.parent().map(|parent| parent.join(name)))
@@ -150,7 +150,7 @@ pub fn cgroup_beside(sh: &Shell, container: &Container, name: &str) -> Result<Pa
 /// The container's CPU limit (`--cpus` of nginx::HARDENED: a CFS quota) on the cgroup beside it,
 /// so that the host's nginx gets as much CPU as the container, not the whole machine.
 fn same_cpu_limit(sh: &Shell, container: &Container, cgroup: &Path) -> Result<()> {
-    let pid = container.inspect("{{.State.Pid}}")?;
+    let pid = container.info()?.state.pid;
     let own = cpu_cgroup(&sh.read_file(format!("/proc/{pid}/cgroup"))?)
         .with_context(|| format!("no CPU cgroup for {}", container.name))?;
     // v1: the period before the quota it is a share of; v2: both in cpu.max.

@@ -333,12 +333,13 @@ impl<'a> Server<'a> {
     /// How its container is (`exited 137, OOM-killed: true, restarted 0 times`), and the last
     /// errors in its log: what a failed load shows.
     fn state(&self) -> String {
-        let format = "{{.State.Status}} {{.State.ExitCode}}, OOM-killed: {{.State.OOMKilled}}, \
-                      restarted {{.RestartCount}} times";
-        let state = self
-            .container
-            .inspect(format)
-            .unwrap_or_else(|e| format!("no state: {e}"));
+        let state = match self.container.info() {
+            Ok(info) => format!(
+                "{} {}, OOM-killed: {}, restarted {} times",
+                info.state.status, info.state.exit_code, info.state.oom_killed, info.restart_count
+            ),
+            Err(err) => format!("no state: {err:#}"),
+        };
         let name = &self.container.name;
         let logs = duct::cmd!("docker", "logs", "--tail", "500", name)
             .stderr_to_stdout()

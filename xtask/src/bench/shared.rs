@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
-use xshell::{cmd, Shell};
+use anyhow::Result;
+use xshell::Shell;
 
-use crate::docker;
+use crate::docker::Docker;
 
 /// Prefix of every container and image the benchmark creates.
 pub const PREFIX: &str = "dockerlab-bench";
@@ -75,30 +75,18 @@ pub fn median(samples: &[f64]) -> Option<f64> {
 
 /// The uncompressed size of an image in MB.
 pub fn image_mb(sh: &Shell, image: &str) -> Result<f64> {
-    let bytes = docker::image_inspect(sh, image, "{{.Size}}")?;
-    Ok(bytes.trim().parse::<f64>()? / 1e6)
+    Ok(Docker::local(sh).image(image)?.size as f64 / 1e6)
 }
 
 /// Removes an image the benchmark created (never forced: a tag or container of someone else
 /// keeps it).
 pub fn remove_image(sh: &Shell, image: &str) {
-    let _ = cmd!(sh, "docker image rm {image}")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run();
+    Docker::local(sh).succeeds(&["image", "rm", image]);
 }
 
 /// The layer digests of an image, bottom first.
 pub fn layers(sh: &Shell, image: &str) -> Result<Vec<String>> {
-    let json = docker::image_inspect(sh, image, "{{json .RootFS.Layers}}")?;
-    let layers: Vec<serde_json::Value> = serde_json::from_str(&json)
-        .with_context(|| format!("the layers of {image} are not a JSON list: {json}"))?;
-    layers
-        .iter()
-        .map(|layer| layer.as_str().map(String::from))
-        .collect::<Option<_>>()
-        .with_context(|| format!("a layer of {image} is not a digest: {json}"))
+    Ok(Docker::local(sh).image(image)?.root_fs.layers)
 }
 
 #[cfg(test)]

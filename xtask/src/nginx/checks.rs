@@ -164,7 +164,8 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
     });
     suite.check("nginx: healthcheck reaches healthy", || {
         for _ in 0..60 {
-            match web.inspect("{{.State.Health.Status}}")?.as_str() {
+            let health = web.info()?.state.health.map(|health| health.status);
+            match health.as_deref().unwrap_or("none") {
                 "healthy" => return Ok(()),
                 "unhealthy" => bail!("the container turned unhealthy"),
                 _ => std::thread::sleep(Duration::from_millis(500)),
@@ -191,9 +192,9 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
         cmd!(sh, "docker stop --time 10 {name}")
             .ignore_stdout()
             .run()?;
-        let code = web.inspect("{{.State.ExitCode}}")?;
+        let code = web.info()?.state.exit_code;
         ensure!(
-            code == "0",
+            code == 0,
             "exit code {code} (137 would mean it had to be killed)"
         );
         Ok(())

@@ -349,12 +349,7 @@ impl Target {
     /// Docker's error of a login or push, in plain words: one line saying what to do.
     fn failure(&self, docker_said: &str, action: Action, what: &str) -> anyhow::Error {
         let lower = docker_said.to_lowercase();
-        let said = docker_said
-            .lines()
-            .map(str::trim)
-            .rfind(|line| !line.is_empty())
-            .unwrap_or("no output")
-            .trim_start_matches("Error response from daemon: ");
+        let said = docker::reason(docker_said);
         let registry = self.shown();
         let login = match &self.registry {
             Some(host) => format!("docker login {host}"),

@@ -9,7 +9,7 @@ use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::ctx::Ctx;
-use crate::docker;
+use crate::docker::{self, Docker};
 use crate::flavour::Flavour;
 use crate::scratch::{random_hex, Scratch};
 use crate::{bases, progress};
@@ -263,10 +263,7 @@ impl Stack {
     /// The id of the image a service's container runs.
     pub fn service_image(&self, sh: &Shell, service: &str) -> Result<String> {
         let id = self.container(sh, service)?;
-        let format = "{{.Image}}";
-        Ok(cmd!(sh, "docker inspect --format {format} {id}")
-            .quiet()
-            .read()?)
+        Ok(Docker::local(sh).container(&id)?.image)
     }
 
     /// The id of `service`'s container in this project.

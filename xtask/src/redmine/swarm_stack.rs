@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use super::stack::Stack;
-use crate::docker;
+use crate::docker::{self, Docker};
 use crate::local_swarm::{self as cluster, Local};
 
 /// The stack's name on the Swarm (services `dockerlab-redmine_db`, `_redmine`, `_web`).
@@ -74,10 +74,14 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// The manager's engine.
+    pub fn engine<'a>(&self, sh: &'a Shell) -> Docker<'a> {
+        Docker::at(sh, &self.args, &self.shown)
+    }
+
     /// `docker …` on the manager.
     pub fn docker<'a>(&self, sh: &'a Shell, args: &[&str]) -> xshell::Cmd<'a> {
-        let target = &self.args;
-        cmd!(sh, "docker {target...} {args...}")
+        self.engine(sh).cmd(args)
     }
 
     /// The address clients reach the front door at: the manager's (where it runs).
@@ -85,29 +89,27 @@ impl Cluster {
         if let Some(local) = &self.local {
             return Ok(local.manager_addr.clone());
         }
-        Ok(self
-            .docker(sh, &["info", "--format", "{{.Swarm.NodeAddr}}"])
-            .quiet()
-            .read()?)
+        self.engine(sh)
+            .read(&["info", "--format", "{{.Swarm.NodeAddr}}"])
     }
 }
 
 /// The manager's Swarm state, checked before anything is built or pushed.
 pub fn check_manager(sh: &Shell, cluster: &Cluster) -> Result<()> {
-    let args = &cluster.args;
     let format = "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}";
-    let out = cmd!(sh, "docker {args...} info --format {format}")
+    let out = cluster
+        .engine(sh)
+        .cmd(&["info", "--format", format])
         .quiet()
         .ignore_status()
         .output()?;
     let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
         bail!(
             "no Swarm manager answers at {} ({}): start the local cluster with `cargo xtask \
              swarm up`, or point --context or DOCKER_HOST at a manager",
             cluster.shown,
-            err.lines().next().unwrap_or("no answer").trim()
+            docker::reason_of(&out)
         );
     }
     ensure!(
@@ -183,11 +185,10 @@ pub fn check_pull(sh: &Shell, cluster: &Cluster, images: &Images, registry: &str
             .ignore_status()
             .output()?;
         if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
             bail!(
                 "the Swarm cannot pull {image} ({}): --registry {registry} must be an address the \
                  nodes reach, not only this machine",
-                err.lines().next().unwrap_or("no answer").trim()
+                docker::reason_of(&out)
             );
         }
     }
@@ -453,25 +454,15 @@ pub fn remove(sh: &Shell, cluster: &Cluster, volumes: bool) -> Result<()> {
 
 /// Removes a node's volumes of the stack, waiting for its stopping containers to let go.
 fn remove_volumes(sh: &Shell, host: &str, filter: &str) -> Result<()> {
+    let node = Docker::host(sh, host, host);
     let start = Instant::now();
     loop {
-        let list = cmd!(
-            sh,
-            "docker --host {host} volume ls --quiet --filter {filter}"
-        )
-        .quiet()
-        .read()?;
+        let list = node.read(&["volume", "ls", "--quiet", "--filter", filter])?;
         let names: Vec<&str> = list.lines().collect();
         if names.is_empty() {
             return Ok(());
         }
-        let gone = names.clone();
-        let removed = cmd!(sh, "docker --host {host} volume rm {gone...}")
-            .quiet()
-            .ignore_stdout()
-            .ignore_stderr()
-            .run();
-        if removed.is_ok() {
+        if node.succeeds(&[&["volume", "rm"], &names[..]].concat()) {
             return Ok(());
         }
         if start.elapsed() > Duration::from_secs(60) {
