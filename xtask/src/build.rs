@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use crate::ctx::Ctx;
 use crate::docker::{self, image_exists, Docker};
@@ -83,10 +83,13 @@ pub fn build(ctx: &Ctx, context: &Path, tag: &str, args: &[&str]) -> Result<()> 
     }
     let file = context.join("Dockerfile");
     let base_arg = format!("BASE={base}");
-    let build = cmd!(
-        sh,
-        "docker build --build-arg {base_arg} {args...} --file {file} --tag {tag} {context}"
-    );
+    let build = Docker::local(sh)
+        .cmd(&["build", "--build-arg", &base_arg])
+        .args(args)
+        .arg("--file")
+        .arg(file)
+        .args(["--tag", tag])
+        .arg(context);
     let name = tag.replace(['/', ':'], "-");
     progress::run(build, &format!("building {tag}"), &format!("build-{name}"))
 }

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use xshell::cmd;
 
 use crate::ctx::Ctx;
+use crate::docker::Docker;
 use crate::harness::Suite;
 use crate::{docker, dockerfile};
 
@@ -28,7 +29,10 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
     ] {
         suite.check(&format!("docker compose config: {}", files.join(" + ")), || {
             let files = files.iter().flat_map(|file| ["--file", file]);
-            cmd!(sh, "docker compose {files...} config --quiet")
+            Docker::local(sh)
+                .cmd(&["compose"])
+                .args(files)
+                .args(["config", "--quiet"])
                 .run()
                 .context("the Compose plugin is needed (docker compose version) and the file must be valid")
         });

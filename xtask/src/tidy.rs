@@ -3,6 +3,7 @@
 use crate::docker::project_root;
 use crate::dockerfile::{self, Dockerfile};
 
+mod docker_lines;
 mod graph;
 
 fn read(path: &str) -> String {

@@ -14,9 +14,10 @@ use std::path::PathBuf;
 
 use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use crate::ctx::Ctx;
+use crate::docker::Docker;
 use crate::registry::Registry;
 use crate::{docker, kernel, nginx};
 use demos::{Demo, DEMOS};
@@ -239,20 +240,16 @@ impl Drop for Session<'_> {
         // The references the push demonstration left: ours, under the registry's address.
         let prefix = format!("{}/", self.registry.addr);
         let format = "{{.Repository}} {{.Tag}} {{.Digest}}";
-        let listed = cmd!(self.sh, "docker images --digests --format {format}")
-            .quiet()
-            .read()
+        let docker = Docker::local(self.sh);
+        let listed = docker
+            .read(&["images", "--digests", "--format", format])
             .unwrap_or_default();
         for row in listed.lines().filter(|r| r.starts_with(&prefix)) {
             let fields: Vec<&str> = row.split_whitespace().collect();
             if let [name, tag, digest] = fields[..] {
                 for reference in [format!("{name}:{tag}"), format!("{name}@{digest}")] {
                     if !reference.contains("<none>") {
-                        let _ = cmd!(self.sh, "docker image rm {reference}")
-                            .quiet()
-                            .ignore_stdout()
-                            .ignore_stderr()
-                            .run();
+                        docker.succeeds(&["image", "rm", &reference]);
                     }
                 }
             }

@@ -9,7 +9,7 @@ use xshell::{cmd, Shell};
 
 use super::cgroup::{self, Cgroup};
 use super::shared::Ctx;
-use crate::docker::{self, Container};
+use crate::docker::{self, Container, Docker};
 use crate::nginx;
 
 /// The host's nginx serving our page with our configuration, as uid 101 like in the image;
@@ -36,7 +36,8 @@ impl HostNginx {
         // The very files the container serves, build facts included.
         let html = format!("{}:/usr/share/nginx/html", from.name);
         let html_dir = dir.join("html");
-        cmd!(sh, "docker cp {html} {html_dir}").quiet().run()?;
+        let html_dir = html_dir.to_string_lossy();
+        Docker::local(sh).read(&["cp", &html, &html_dir])?;
         let port = docker::free_port()?;
         let read = |file: &str| sh.read_file(format!("{}/{file}", nginx::CONTEXT));
         let (main, site) = host_config(

@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use xshell::cmd;
 
 use super::shared::{Ctx, PREFIX};
+use crate::docker::Docker;
 use crate::flavour::Flavour;
 use crate::nginx;
 
@@ -79,9 +79,8 @@ pub fn build(ctx: &Ctx) -> Result<String> {
     std::fs::copy(&page, dir.join("index.html"))
         .with_context(|| format!("copying {}", page.display()))?;
     let tag = tag();
-    cmd!(sh, "docker build --quiet --tag {tag} {dir}")
-        .ignore_stdout()
-        .run()
+    Docker::local(sh)
+        .run(&["build", "--quiet", "--tag", &tag, &dir.to_string_lossy()])
         .context("building the plain nginx image")?;
     Ok(tag)
 }

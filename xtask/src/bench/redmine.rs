@@ -4,11 +4,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use xshell::cmd;
 
 use super::report::{number, Table, Target};
 use super::shared::{image_mb, median, Ctx, PREFIX};
-use crate::docker;
+use crate::docker::{self, Docker};
 use crate::flavour::Flavour;
 use crate::redmine::Stack;
 
@@ -95,12 +94,14 @@ fn redmine_sizes(ctx: &Ctx, stack: &Stack, t: &mut Table) -> Result<()> {
     )
     .note(format!("base {base}: {base_mb:.1} MB"));
     let format = "{{.Size}}\t{{.CreatedBy}}";
-    let history = cmd!(
-        sh,
-        "docker history --no-trunc --human=false --format {format} {image}"
-    )
-    .quiet()
-    .read()?;
+    let history = Docker::local(sh).read(&[
+        "history",
+        "--no-trunc",
+        "--human=false",
+        "--format",
+        format,
+        &image,
+    ])?;
     let layers = theme_layers(&history)?;
     let bytes: f64 = layers.iter().map(|(size, _)| size).sum();
     let parts: Vec<String> = layers

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value as Json};
 use xshell::cmd;
 
 use super::shared::{median, Plan};
-use crate::docker;
+use crate::docker::{self, Docker};
 use crate::flavour::Flavour;
 
 /// What a figure should be, in its unit. Reported as met or missed, never failed on.
@@ -176,7 +176,6 @@ impl Machine {
         let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
         let cpuinfo = read("/proc/cpuinfo");
         let meminfo = read("/proc/meminfo");
-        let format = "{{.Server.Version}}";
         Machine {
             date: cmd!(sh, "date -u +%Y-%m-%dT%H:%MZ")
                 .quiet()
@@ -194,9 +193,8 @@ impl Machine {
                 .and_then(|l| l.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
                 .map_or(0.0, |kib| kib / 1024.0 / 1024.0),
             kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
-            docker: cmd!(sh, "docker version --format {format}")
-                .quiet()
-                .read()
+            docker: Docker::local(sh)
+                .version()
                 .unwrap_or_else(|_| "unknown".into()),
             load: read("/proc/loadavg")
                 .split_whitespace()

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde_json::Value as Json;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use super::fixtures::Fixtures;
 use super::memory::{peaks_while, Meter};
@@ -21,7 +21,7 @@ use super::report::{number, Table, Target};
 use super::shared::{Ctx, PREFIX};
 use super::throughput::{ratio_rows, wrk_rows, Round};
 use super::wrk::Load;
-use crate::docker::{self, Container};
+use crate::docker::{self, Container, Docker};
 use crate::redmine::Stack;
 
 /// A configuration of the same image, by its environment.
@@ -246,7 +246,7 @@ struct Template {
 
 impl Template {
     fn of(sh: &Shell, container: &str) -> Result<Template> {
-        let out = cmd!(sh, "docker inspect {container}").quiet().read()?;
+        let out = Docker::local(sh).read(&["inspect", container])?;
         let inspect: Json = serde_json::from_str(&out).context("docker inspect's answer")?;
         let c = &inspect[0];
         let strings = |value: &Json| -> Vec<String> {
@@ -340,14 +340,7 @@ impl<'a> Server<'a> {
             ),
             Err(err) => format!("no state: {err:#}"),
         };
-        let name = &self.container.name;
-        let logs = duct::cmd!("docker", "logs", "--tail", "500", name)
-            .stderr_to_stdout()
-            .stdout_capture()
-            .unchecked()
-            .run()
-            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
-            .unwrap_or_default();
+        let logs = self.container.logs_tail(500);
         let errors: Vec<&str> = logs
             .lines()
             .filter(|l| {

@@ -81,7 +81,7 @@ pub fn image_mb(sh: &Shell, image: &str) -> Result<f64> {
 /// Removes an image the benchmark created (never forced: a tag or container of someone else
 /// keeps it).
 pub fn remove_image(sh: &Shell, image: &str) {
-    Docker::local(sh).succeeds(&["image", "rm", image]);
+    Docker::local(sh).remove_image(image);
 }
 
 /// The layer digests of an image, bottom first.

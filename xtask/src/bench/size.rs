@@ -1,10 +1,11 @@
 //! Image sizes: ours uncompressed, its base, and compressed as a registry stores it.
 
 use anyhow::{ensure, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use super::report::Table;
 use super::shared::{image_mb, layers, remove_image, Ctx, PREFIX};
+use crate::docker::Docker;
 use crate::flavour::Flavour;
 use crate::nginx;
 use crate::registry::Registry;
@@ -78,8 +79,9 @@ fn pushed_sizes(ctx: &Ctx) -> Result<Vec<f64>> {
     let repository = format!("{PREFIX}/nginx");
     let tag = format!("{}/{repository}:size", registry.addr);
     let image = &ctx.image;
-    cmd!(sh, "docker tag {image} {tag}").quiet().run()?;
-    let pushed = cmd!(sh, "docker push --quiet {tag}").ignore_stdout().run();
+    let docker = Docker::local(sh);
+    docker.read(&["tag", image, &tag])?;
+    let pushed = docker.run(&["push", "--quiet", &tag]);
     remove_image(sh, &tag); // only the tag: the image stays
     pushed.context("docker push")?;
     layer_sizes(&registry.manifest(&repository, "size")?)

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use xshell::cmd;
 
 use super::report::{Table, Target};
 use super::shared::{time, Ctx};
+use crate::docker::Docker;
 use crate::local_swarm::LABEL;
 use crate::testkit::load::Load;
 
@@ -73,7 +73,9 @@ fn deploy_and_roll(
         "FROM {current}\nLABEL dockerlab.bench.rolling={}\n",
         std::process::id()
     );
-    cmd!(sh, "docker build --quiet --label {label} --tag {ROLLING} -")
+    let build = ["build", "--quiet", "--label", &label, "--tag", ROLLING, "-"];
+    Docker::local(sh)
+        .cmd(&build)
         .stdin(dockerfile)
         .quiet()
         .ignore_stdout()

@@ -11,7 +11,7 @@ use super::plain;
 use super::report::{Table, Target as Goal};
 use super::shared::{remove_image, Ctx, PREFIX};
 use super::wrk::{Load, Wrk};
-use crate::docker::{self, Container};
+use crate::docker::{self, Container, Docker};
 use crate::nginx::HARDENED;
 
 /// One URL the load goes to, and what it is called in the table.
@@ -122,7 +122,8 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
             .to_string()
     };
     let inside = version(
-        duct::cmd!("docker", "exec", &web.name, "nginx", "-v")
+        Docker::local(sh)
+            .duct(&["exec", &web.name, "nginx", "-v"])
             .stderr_capture()
             .unchecked()
             .run()?,

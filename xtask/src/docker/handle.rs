@@ -54,6 +54,17 @@ impl<'a> Docker<'a> {
         self.sh.cmd("docker").args(&self.target).args(args)
     }
 
+    /// [`Docker::cmd`] under `timeout SECS`: killed when it takes longer.
+    pub fn cmd_within(&self, secs: u32, args: &[&str]) -> Cmd<'a> {
+        let secs = secs.to_string();
+        self.sh
+            .cmd("timeout")
+            .arg(secs)
+            .arg("docker")
+            .args(&self.target)
+            .args(args)
+    }
+
     /// Runs `docker ARGS…` (echoed, output kept): on failure, one line with Docker's reason.
     pub fn run(&self, args: &[&str]) -> Result<()> {
         let out = self.cmd(args).ignore_status().output()?;
@@ -106,6 +117,72 @@ impl<'a> Docker<'a> {
             .ignore_stdout()
             .ignore_stderr()
             .run();
+    }
+
+    /// `docker ARGS…` for duct (streams, binary input or output, background runs); not echoed.
+    pub fn duct(&self, args: &[&str]) -> duct::Expression {
+        let target = self.target.iter().map(String::as_str);
+        duct::cmd(
+            "docker",
+            target.chain(args.iter().copied()).collect::<Vec<_>>(),
+        )
+    }
+
+    /// `docker exec CONTAINER ARGS…`.
+    pub fn exec(&self, container: &str, args: &[&str]) -> Cmd<'a> {
+        self.cmd(&["exec", container]).args(args)
+    }
+
+    /// The last `lines` lines a container logged (its standard output and error), for errors;
+    /// empty when there are none or it is gone.
+    pub fn logs_tail(&self, container: &str, lines: usize) -> String {
+        let lines = lines.to_string();
+        let out = self
+            .cmd(&["logs", "--tail", &lines, container])
+            .quiet()
+            .ignore_status()
+            .output();
+        out.map(|out| {
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text += &String::from_utf8_lossy(&out.stderr);
+            text.trim().to_string()
+        })
+        .unwrap_or_default()
+    }
+
+    /// The engine's version (`20.10.24`).
+    pub fn version(&self) -> Result<String> {
+        self.read(&["version", "--format", "{{.Server.Version}}"])
+    }
+
+    /// Removes an image if nothing else holds it (never forced); quietly.
+    pub fn remove_image(&self, image: &str) {
+        self.succeeds(&["image", "rm", image]);
+    }
+
+    /// Creates a network with a label (`KEY=VALUE`) unless it exists.
+    pub fn ensure_network(&self, name: &str, label: &str) -> Result<()> {
+        if self.succeeds(&["network", "inspect", name]) {
+            return Ok(());
+        }
+        self.run(&["network", "create", "--label", label, name])
+    }
+
+    /// Creates a volume with a label (`KEY=VALUE`); an existing one is kept as it is.
+    pub fn create_volume(&self, name: &str, label: &str) -> Result<()> {
+        self.read(&["volume", "create", "--label", label, name])
+            .map(drop)
+    }
+
+    /// The names (or ids) of the objects of a kind (`container`, `volume`, `network`, `image`)
+    /// `docker KIND ls ARGS…` lists, one per line.
+    pub fn list(&self, kind: &str, args: &[&str]) -> Result<Vec<String>> {
+        let out = self.read(&[&[kind, "ls"], args].concat())?;
+        Ok(out
+            .lines()
+            .map(str::to_string)
+            .filter(|l| !l.is_empty())
+            .collect())
     }
 
     fn what(&self, args: &[&str]) -> String {

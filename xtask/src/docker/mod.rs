@@ -126,6 +126,11 @@ impl<'a> Container<'a> {
 }
 
 impl Container<'_> {
+    /// The last lines it logged.
+    pub fn logs_tail(&self, lines: usize) -> String {
+        Docker::local(self.sh).logs_tail(&self.name, lines)
+    }
+
     /// What Docker says of it, typed.
     pub fn info(&self) -> Result<ContainerInfo> {
         Docker::local(self.sh).container(&self.name)

@@ -13,7 +13,7 @@ use clap::Args;
 use xshell::{cmd, Shell};
 
 use crate::ctx::Ctx;
-use crate::docker;
+use crate::docker::{self, Docker};
 use crate::flavour::Flavour;
 use crate::{build, progress};
 
@@ -131,10 +131,9 @@ pub fn build(ctx: &Ctx, rebuild: bool) -> Result<Built> {
             cmd!(sh, "id -g").quiet().read()?
         );
         let mount = format!("{}:/out", dir.display());
-        let compile = cmd!(
-            sh,
-            "docker run --rm --name {CONTAINER} --user {user} --volume {mount} {image}"
-        );
+        let compile = Docker::local(sh).cmd(&[
+            "run", "--rm", "--name", CONTAINER, "--user", &user, "--volume", &mount, &image,
+        ]);
         progress::run(
             compile,
             &format!(
@@ -159,9 +158,7 @@ pub fn build(ctx: &Ctx, rebuild: bool) -> Result<Built> {
 
 /// `uname -r` inside a container of `image`: always the host's kernel.
 pub fn container_kernel(sh: &Shell, image: &str) -> Result<String> {
-    Ok(cmd!(sh, "docker run --rm {image} uname -r")
-        .quiet()
-        .read()?)
+    Docker::local(sh).read(&["run", "--rm", image, "uname", "-r"])
 }
 
 /// What the booted kernel printed.

@@ -3,11 +3,10 @@
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
-use xshell::cmd;
 
 use super::{build, image, CONTAINER, HARDENED};
 use crate::ctx::Ctx;
-use crate::docker::{self, Container};
+use crate::docker::{self, Container, Docker};
 use crate::flavour::Flavour;
 use crate::flavour::PROBE_VAR;
 use crate::harness::confinement::Confinement;
@@ -144,7 +143,7 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
     });
     suite.check("nginx: runs as a non-root uid", || {
         let name = &web.name;
-        let uids = cmd!(sh, "docker top {name} -o pid,uid,comm").read()?;
+        let uids = Docker::local(sh).read(&["top", name, "-o", "pid,uid,comm"])?;
         let workers: Vec<&str> = uids
             .lines()
             .skip(1)
@@ -189,9 +188,7 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
     );
     suite.check("nginx: docker stop ends it gracefully", || {
         let name = &web.name;
-        cmd!(sh, "docker stop --time 10 {name}")
-            .ignore_stdout()
-            .run()?;
+        Docker::local(sh).run(&["stop", "--time", "10", name])?;
         let code = web.info()?.state.exit_code;
         ensure!(
             code == 0,

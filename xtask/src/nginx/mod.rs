@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Subcommand};
-use xshell::cmd;
 
 use crate::build;
 use crate::ctx::Ctx;
-use crate::docker;
+use crate::docker::{self, Docker};
 use crate::flavour::Flavour;
 
 /// Name of the container `cargo xtask nginx` runs.
@@ -95,13 +94,17 @@ impl Nginx {
         docker::port_free(self.port)?;
         let image = build(ctx)?;
         let publish = format!("{}:8080", socket(self.bind, self.port));
-        cmd!(
-            sh,
-            "docker run --detach --name {CONTAINER} --publish {publish} {HARDENED...} {image}"
-        )
-        .ignore_stdout()
-        .run()
-        .context("starting the nginx container")?;
+        let run = [
+            "run",
+            "--detach",
+            "--name",
+            CONTAINER,
+            "--publish",
+            &publish,
+        ];
+        Docker::local(sh)
+            .run(&[&run[..], HARDENED, &[&image]].concat())
+            .context("starting the nginx container")?;
         // An unspecified address (0.0.0.0, ::) is reached on the loopback.
         let reach = match self.bind {
             IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".parse()?,

@@ -14,7 +14,7 @@ use super::names::{NAME_MAX, TAG_MAX};
 use super::{version_tag, PASSWORD_VAR, USERNAME_VAR};
 use crate::ctx::Ctx;
 use crate::docker::is_digest;
-use crate::docker::{self, Container};
+use crate::docker::{self, Container, Docker};
 use crate::harness::{one_error_line, Suite};
 use crate::http;
 use crate::registry::{Login, Registry, MANIFEST_V2};
@@ -35,9 +35,7 @@ struct LocalRefs<'a> {
 impl LocalRefs<'_> {
     fn list(&self) -> Result<Vec<String>> {
         let format = "{{.Repository}} {{.Tag}} {{.Digest}}";
-        let rows = cmd!(self.sh, "docker images --digests --format {format}")
-            .quiet()
-            .read()?;
+        let rows = Docker::local(self.sh).read(&["images", "--digests", "--format", format])?;
         let mut refs = Vec::new();
         for row in rows.lines().filter(|row| row.starts_with(&self.prefix)) {
             let mut fields = row.split_whitespace();
@@ -60,11 +58,7 @@ impl LocalRefs<'_> {
     /// judged by what is left.
     fn remove(&self) -> Result<()> {
         for reference in self.list()? {
-            let _ = cmd!(self.sh, "docker image rm {reference}")
-                .quiet()
-                .ignore_stdout()
-                .ignore_stderr()
-                .run();
+            Docker::local(self.sh).succeeds(&["image", "rm", &reference]);
         }
         let left = self.list()?;
         ensure!(left.is_empty(), "could not remove {left:?}");
@@ -329,14 +323,14 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             refs.remove()?;
             let config = config.as_ref().map_err(|e| anyhow!("{e:#}"))?;
             let reference = format!("{name}@{digest}");
-            cmd!(sh, "docker pull {reference}")
+            Docker::local(sh)
+                .cmd(&["pull", &reference])
                 .env("DOCKER_CONFIG", config)
                 .run()
                 .context("pulling by digest")?;
             let format = "{{json .RepoDigests}}";
-            let digests = cmd!(sh, "docker image inspect --format {format} {reference}")
-                .quiet()
-                .read()?;
+            let digests =
+                Docker::local(sh).read(&["image", "inspect", "--format", format, &reference])?;
             ensure!(
                 digests.contains(&format!("\"{reference}\"")),
                 "the pulled image has the digests {digests}"
@@ -373,15 +367,14 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             );
             ensure!(!files.exists(), "{} is still there", files.display());
             let format = "{{.Repository}}";
-            let images = cmd!(sh, "docker images --format {format}").quiet().read()?;
+            let images = Docker::local(sh).read(&["images", "--format", format])?;
             ensure!(
                 !images.lines().any(|repo| repo.starts_with(&prefix)),
                 "images of {prefix} are left"
             );
             let name = format!("name=^{TEST_CONTAINER}$");
-            let containers = cmd!(sh, "docker ps --all --quiet --filter {name}")
-                .quiet()
-                .read()?;
+            let containers =
+                Docker::local(sh).read(&["ps", "--all", "--quiet", "--filter", &name])?;
             ensure!(containers.is_empty(), "container {TEST_CONTAINER} is left");
             Ok(())
         },

@@ -5,9 +5,9 @@ use std::io::{BufRead, BufReader};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use clap::Args;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use crate::docker::{self, is_digest};
+use crate::docker::{self, is_digest, Docker};
 use crate::flavour::Flavour;
 use crate::{nginx, progress};
 
@@ -89,10 +89,7 @@ pub fn publish(
     let digest = target.publish(sh, image)?;
     // The registry has it now; the local name was only the way there.
     let reference = target.reference(tag);
-    cmd!(sh, "docker image rm {reference}")
-        .quiet()
-        .ignore_stdout()
-        .run()?;
+    Docker::local(sh).read(&["image", "rm", &reference])?;
     Ok(digest)
 }
 
@@ -238,12 +235,12 @@ impl Target {
         let id = docker::image_id(sh, image)?;
         for tag in &self.tags {
             let reference = self.reference(tag);
-            cmd!(sh, "docker tag {id} {reference}").run()?;
+            Docker::local(sh).run(&["tag", &id, &reference])?;
         }
         let mut pushed: Option<String> = None;
         for tag in &self.tags {
             let reference = self.reference(tag);
-            let digest = self.push(&reference)?;
+            let digest = self.push(sh, &reference)?;
             match &pushed {
                 Some(first) => ensure!(
                     *first == digest,
@@ -273,15 +270,14 @@ impl Target {
             "$ docker login --username {user} --password-stdin {}  (password from ${PASSWORD_VAR})",
             server.join(" ")
         );
-        let out = cmd!(
-            sh,
-            "docker login --username {user} --password-stdin {server...}"
-        )
-        .stdin(password)
-        .secret()
-        .ignore_status()
-        .output()
-        .context("running docker login")?;
+        let out = Docker::local(sh)
+            .cmd(&["login", "--username", user, "--password-stdin"])
+            .args(server)
+            .stdin(password)
+            .secret()
+            .ignore_status()
+            .output()
+            .context("running docker login")?;
         if out.status.success() {
             return Ok(());
         }
@@ -290,10 +286,11 @@ impl Target {
     }
 
     /// `docker push`, its progress shown as it goes; returns the digest the registry reported.
-    fn push(&self, reference: &str) -> Result<String> {
+    fn push(&self, sh: &Shell, reference: &str) -> Result<String> {
         eprintln!("$ docker push {reference}");
         let step = progress::Step::start(&format!("pushing {reference}"));
-        let reader = duct::cmd!("docker", "push", reference)
+        let reader = Docker::local(sh)
+            .duct(&["push", reference])
             .stderr_to_stdout()
             .unchecked()
             .reader()
@@ -331,13 +328,16 @@ impl Target {
         } else {
             &[]
         };
-        let manifest = cmd!(
-            sh,
-            "docker manifest inspect --verbose {insecure...} {reference}"
-        )
-        .quiet()
-        .read()
-        .with_context(|| format!("asking {} for the manifest of {reference}", self.shown()))?;
+        let manifest = Docker::local(sh)
+            .read(
+                &[
+                    &["manifest", "inspect", "--verbose"],
+                    insecure,
+                    &[&reference],
+                ]
+                .concat(),
+            )
+            .with_context(|| format!("asking {} for the manifest of {reference}", self.shown()))?;
         descriptor_digest(&manifest).with_context(|| {
             format!(
                 "`docker manifest inspect --verbose {reference}` gave no Descriptor digest (a \

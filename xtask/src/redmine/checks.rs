@@ -9,7 +9,7 @@ use xshell::{cmd, Shell};
 use super::{contract_checks as contracts, Stack};
 use super::{hardening_checks, upgrade_checks as upgrade};
 use crate::ctx::Ctx;
-use crate::docker;
+use crate::docker::{self, Docker};
 use crate::flavour::Flavour;
 use crate::harness::{fails_saying, Suite};
 use crate::testkit::web::{self, between, Api, Browser};
@@ -179,10 +179,10 @@ fn stack_checks(ctx: &Ctx, suite: &mut Suite) {
                 "our stack stopped: {running:?}"
             );
             let label = format!("label=com.docker.compose.project={}", stack.project);
-            let volumes = cmd!(sh, "docker volume ls --quiet --filter {label}").quiet().read()?;
+            let volumes = Docker::local(sh).list("volume", &["--quiet", "--filter", &label])?;
             ensure!(
-                volumes.lines().count() >= 3
-                    && volumes.lines().all(|v| v.starts_with(&format!("{}_", stack.project))),
+                volumes.len() >= 3
+                    && volumes.iter().all(|v| v.starts_with(&format!("{}_", stack.project))),
                 "the volumes of {} are not its own: {volumes:?}",
                 stack.project
             );
@@ -196,7 +196,7 @@ fn stack_checks(ctx: &Ctx, suite: &mut Suite) {
             // By now the healthcheck has run every 2 s for minutes. One that names no role, or a
             // role that does not exist, leaves a FATAL line in the log each time.
             let db = stack.container(sh, "db")?;
-            let out = cmd!(sh, "docker logs {db}").quiet().output()?;
+            let out = Docker::local(sh).cmd(&["logs", &db]).quiet().output()?;
             let log = String::from_utf8_lossy(&out.stderr);
             let failed: Vec<&str> = log
                 .lines()
@@ -240,7 +240,7 @@ fn stack_checks(ctx: &Ctx, suite: &mut Suite) {
             &format!("redmine: data survives docker kill of {service} + up"),
             || {
                 let id = stack.container(sh, service)?;
-                cmd!(sh, "docker kill {id}").ignore_stdout().run()?;
+                Docker::local(sh).run(&["kill", &id])?;
                 stack.up(sh)?;
                 still_there(sh, &stack, &fixture)
             },

@@ -144,7 +144,8 @@ impl Stack {
     /// `docker compose` on this project, with the flavour's files and our variables.
     pub fn compose<'a>(&self, sh: &'a Shell, args: &[&str]) -> xshell::Cmd<'a> {
         let argv = self.compose_argv(args);
-        cmd!(sh, "docker {argv...}").envs(self.compose_env(sh))
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        Docker::local(sh).cmd(&argv).envs(self.compose_env(sh))
     }
 
     /// The same for commands whose input or output is binary (dumps, archives): duct, echoed
@@ -152,9 +153,10 @@ impl Stack {
     pub fn compose_bytes(&self, sh: &Shell, args: &[&str]) -> duct::Expression {
         let argv = self.compose_argv(args);
         println!("$ docker {}", argv.join(" "));
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         self.compose_env(sh)
             .into_iter()
-            .fold(duct::cmd("docker", argv), |cmd, (name, value)| {
+            .fold(Docker::local(sh).duct(&argv), |cmd, (name, value)| {
                 cmd.env(name, value)
             })
     }
@@ -512,9 +514,7 @@ impl Stack {
             .run()?;
         // The entry point migrates a database that an older Redmine wrote, and says so.
         let redmine = self.container(sh, "redmine")?;
-        let log = cmd!(sh, "docker logs --since {since} {redmine}")
-            .quiet()
-            .read()?;
+        let log = Docker::local(sh).read(&["logs", "--since", &since, &redmine])?;
         Ok(log.contains("dockerlab: database needs: migrate"))
     }
 }

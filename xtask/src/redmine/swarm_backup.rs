@@ -10,37 +10,37 @@ use xshell::Shell;
 use super::stack::Stack;
 use super::stack::{write_backup, DB, FILES};
 use super::swarm_stack::{Cluster, NAME};
+use crate::docker::Docker;
 use crate::local_swarm as cluster;
 
 pub fn backup(sh: &Shell, stack: &Stack, context: Option<&str>) -> Result<PathBuf> {
     let cluster = Cluster::find(sh, context)?;
     let user = format!("--username={DB}");
-    let mut dump = exec_argv(sh, &cluster, &format!("{NAME}_db"))?;
-    dump.extend(["pg_dump", &user, "--format=custom", DB].map(String::from));
-    let mut files = exec_argv(sh, &cluster, &format!("{NAME}_redmine"))?;
-    files.extend(["tar", "-C", FILES, "-cf", "-", "."].map(String::from));
+    let (db_node, db) = task(sh, &cluster, &format!("{NAME}_db"))?;
+    let dump = ["exec", &db, "pg_dump", &user, "--format=custom", DB];
+    let (redmine_node, redmine) = task(sh, &cluster, &format!("{NAME}_redmine"))?;
+    let files = ["exec", &redmine, "tar", "-C", FILES, "-cf", "-", "."];
     write_backup(
         sh,
         &stack.backups,
-        duct::cmd("docker", dump),
-        duct::cmd("docker", files),
+        db_node.duct(&dump),
+        redmine_node.duct(&files),
     )
 }
 
-/// docker's arguments for `exec` in a running task of `service`: through that node's engine
-/// (each node's socket on the local cluster; elsewhere only when it is the manager we talk to).
-fn exec_argv(sh: &Shell, cluster: &Cluster, service: &str) -> Result<Vec<String>> {
+/// The engine a running task of `service` is reached through, and the task's container: that
+/// node's (each node's socket on the local cluster; elsewhere only when it is the manager we
+/// talk to).
+fn task<'a>(sh: &'a Shell, cluster: &Cluster, service: &str) -> Result<(Docker<'a>, String)> {
     let task = cluster::running_tasks(sh, &cluster.args, service)?
         .into_iter()
         .next()
         .with_context(|| format!("{service} runs no task"))?;
-    let mut argv = if cluster.local.is_some() {
-        vec!["--host".to_string(), cluster::host(&task.node)]
+    let engine = if cluster.local.is_some() {
+        cluster::engine(sh, &task.node)
     } else {
-        let here = cluster
-            .docker(sh, &["info", "--format", "{{.Swarm.NodeID}}"])
-            .quiet()
-            .read()?;
+        let manager = cluster.engine(sh);
+        let here = manager.read(&["info", "--format", "{{.Swarm.NodeID}}"])?;
         if here != task.node_id {
             bail!(
                 "{service} runs on node {}, not on the manager this machine talks to: run the \
@@ -48,8 +48,7 @@ fn exec_argv(sh: &Shell, cluster: &Cluster, service: &str) -> Result<Vec<String>
                 task.node
             );
         }
-        cluster.args.clone()
+        manager
     };
-    argv.extend(["exec".into(), task.container]);
-    Ok(argv)
+    Ok((engine, task.container))
 }

@@ -5,11 +5,11 @@
 use std::time::Instant;
 
 use anyhow::{ensure, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use super::stack_checks::front_door;
 use crate::ctx::Ctx;
-use crate::docker;
+use crate::docker::{self, Docker};
 use crate::harness::{one_error_line, xtask, Suite};
 use crate::local_swarm::{self as cluster, PREFIX};
 use crate::redmine::swarm_stack::NAME;
@@ -102,13 +102,10 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             let out = xtask(ctx, &["redmine", "deploy", "--remove", "--volumes"], &[])?;
             ensure!(out.status.success(), "deploy --remove --volumes failed");
             for node in cluster::nodes(sh)? {
-                let host = cluster::host(&node);
-                let format = "{{.Name}}";
-                let volumes = cmd!(sh, "docker --host {host} volume ls --format {format}")
-                    .quiet()
-                    .read()?;
-                let left: Vec<&str> = volumes
-                    .lines()
+                let volumes =
+                    cluster::engine(sh, &node).list("volume", &["--format", "{{.Name}}"])?;
+                let left: Vec<&String> = volumes
+                    .iter()
                     .filter(|v| v.starts_with(&format!("{NAME}_")))
                     .collect();
                 ensure!(left.is_empty(), "volumes left on {node}: {left:?}");
@@ -215,14 +212,8 @@ fn leftovers(sh: &Shell, probe: &Probe, pushed: Option<&str>) -> Result<()> {
         ("volume", "{{.Name}}"),
         ("network", "{{.Name}}"),
     ] {
-        let out = cmd!(sh, "docker {kind} ls --format {format}")
-            .quiet()
-            .args(if kind == "container" {
-                vec!["--all"]
-            } else {
-                vec![]
-            })
-            .read()?;
+        let all: &[&str] = if kind == "container" { &["--all"] } else { &[] };
+        let out = Docker::local(sh).read(&[&[kind, "ls", "--format", format], all].concat())?;
         left.extend(
             out.lines()
                 .filter(|n| n.starts_with(PREFIX) && *n != probe.0 && *n != probe.network())
@@ -230,9 +221,8 @@ fn leftovers(sh: &Shell, probe: &Probe, pushed: Option<&str>) -> Result<()> {
         );
     }
     let format = "{{.Repository}}:{{.Tag}}";
-    let images = cmd!(sh, "docker image ls --format {format}")
-        .quiet()
-        .read()
+    let images = Docker::local(sh)
+        .read(&["image", "ls", "--format", format])
         .unwrap_or_default();
     let pushed = pushed.map(|registry| format!("{registry}/"));
     left.extend(
@@ -252,9 +242,8 @@ fn leftovers(sh: &Shell, probe: &Probe, pushed: Option<&str>) -> Result<()> {
 
 fn swarm_state(sh: &Shell) -> String {
     let format = "{{.Swarm.LocalNodeState}}";
-    cmd!(sh, "docker info --format {format}")
-        .quiet()
-        .read()
+    Docker::local(sh)
+        .read(&["info", "--format", format])
         .unwrap_or_default()
 }
 
@@ -279,23 +268,14 @@ impl Probe {
         let probe = Probe(PROBE.into());
         let network = probe.network();
         docker::remove_container(sh, PROBE);
-        let _ = cmd!(sh, "docker network rm {network}")
-            .quiet()
-            .ignore_stderr()
-            .ignore_stdout()
-            .run();
-        cmd!(sh, "docker network create {network}")
-            .quiet()
-            .ignore_stdout()
-            .run()?;
+        let docker = Docker::local(sh);
+        docker.succeeds(&["network", "rm", &network]);
+        docker.read(&["network", "create", &network])?;
         let base = crate::bases::BASE;
-        cmd!(
-            sh,
-            "docker run --detach --name {PROBE} --network {network} --network-alias probe {base} sleep 900"
-        )
-        .quiet()
-        .ignore_stdout()
-        .run()?;
+        #[rustfmt::skip]
+        let run = ["run", "--detach", "--name", PROBE, "--network", &network,
+                   "--network-alias", "probe", base, "sleep", "900"];
+        docker.read(&run)?;
         probe.resolves(sh)?;
         Ok(probe)
     }
@@ -303,9 +283,7 @@ impl Probe {
     /// Docker's embedded DNS answers for its network alias, inside it.
     fn resolves(&self, sh: &Shell) -> Result<()> {
         let name = &self.0;
-        let out = cmd!(sh, "docker exec {name} getent hosts probe")
-            .quiet()
-            .read();
+        let out = Docker::local(sh).read(&["exec", name, "getent", "hosts", "probe"]);
         ensure!(
             out.as_ref().is_ok_and(|o| !o.is_empty()),
             "the name `probe` does not resolve on the host's bridge network: {out:?}"
@@ -321,11 +299,7 @@ impl Drop for Probe {
         let sh = Shell::new();
         if let Ok(sh) = sh {
             docker::remove_container(&sh, name);
-            let _ = cmd!(sh, "docker network rm {network}")
-                .quiet()
-                .ignore_stderr()
-                .ignore_stdout()
-                .run();
+            Docker::local(&sh).succeeds(&["network", "rm", &network]);
         }
     }
 }

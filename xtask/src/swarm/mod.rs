@@ -11,10 +11,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use crate::ctx::Ctx;
-use crate::docker;
+use crate::docker::{self, Docker};
 use crate::local_swarm as cluster;
 
 /// A local Swarm of Docker-in-Docker nodes with its own registry (docs/swarm.md).
@@ -80,10 +80,9 @@ fn status(sh: &Shell) -> Result<()> {
         bail!("no local Swarm is running: start one with `cargo xtask swarm up`");
     };
     let manager = &local.manager;
-    cmd!(sh, "docker --host {manager} node ls").quiet().run()?;
-    cmd!(sh, "docker --host {manager} service ls")
-        .quiet()
-        .run()?;
+    let engine = Docker::host(sh, manager, "the manager");
+    engine.cmd(&["node", "ls"]).quiet().run()?;
+    engine.cmd(&["service", "ls"]).quiet().run()?;
     println!(
         "\nmanager: {} on the cluster network {}\n\
          registry: {} for the nodes, {} from this machine (plain HTTP)\n\

@@ -9,6 +9,7 @@ use serde_json::json;
 use xshell::{cmd, Shell};
 
 use crate::ctx::Ctx;
+use crate::docker::Docker;
 use crate::harness::{xtask, Suite};
 use crate::local_swarm::{self as cluster, node_name, LABEL};
 use crate::scratch::{random_hex, Scratch};
@@ -364,14 +365,16 @@ fn rolling_update(ctx: &Ctx) -> Result<()> {
     }
     let label = format!("{LABEL}=image");
     let file = dest.join(dockerfile);
-    cmd!(
-        sh,
-        "docker build --quiet {args...} --label {label} --file {file} --tag {ROLLING} {dest}"
-    )
-    .quiet()
-    .ignore_stdout()
-    .run()
-    .context("building the changed Redmine")?;
+    Docker::local(sh)
+        .cmd(&["build", "--quiet"])
+        .args(args)
+        .args(["--label", &label, "--tag", ROLLING, "--file"])
+        .arg(file)
+        .arg(dest)
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .context("building the changed Redmine")?;
     let url = front_door(sh)?;
     let load = Load::start(&url, Duration::from_secs(420));
     let start = Instant::now();
