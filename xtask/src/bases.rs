@@ -9,6 +9,7 @@ use clap::Args;
 use xshell::{cmd, Shell};
 
 use crate::ctx::Ctx;
+use crate::docker::Docker;
 use crate::{docker, progress};
 
 /// The image every offline Dockerfile starts `FROM`.
@@ -77,7 +78,7 @@ pub fn ensure(sh: &Shell, rebuild: bool) -> Result<()> {
         "building {BASE} from Debian's mirror (about 30 s)"
     ));
     let out = duct::cmd("mmdebstrap", args)
-        .pipe(duct::cmd("docker", import))
+        .pipe(Docker::local(sh).duct(&import))
         .stdout_null()
         .stderr_capture()
         .unchecked()
