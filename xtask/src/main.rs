@@ -14,7 +14,6 @@ mod harness;
 mod http;
 mod kernel;
 mod lint;
-mod local_swarm;
 mod nginx;
 mod pins;
 mod progress;

@@ -24,13 +24,12 @@ mod host_nginx;
 mod memory;
 mod plain;
 mod redmine;
-mod report;
+pub mod report;
 mod serving;
 mod shape;
-mod shared;
+pub mod shared;
 mod size;
 mod startup;
-mod swarm;
 mod throughput;
 mod wrk;
 mod xtask;
@@ -74,7 +73,7 @@ const SECTIONS: &[Section] = &[
     ("xtask", xtask::run),
     ("Redmine", redmine::run),
     ("Redmine serving", serving::run),
-    ("Swarm", swarm::run),
+    ("Swarm", crate::swarm::bench::run),
 ];
 
 fn measure(run: &crate::ctx::Ctx, plan: Plan, only: Option<&str>, write_docs: bool) -> Result<()> {

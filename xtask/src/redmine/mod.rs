@@ -3,11 +3,8 @@
 
 pub mod checks;
 mod contract_checks;
-mod deploy;
 mod hardening_checks;
-mod stack;
-mod swarm_backup;
-pub mod swarm_stack;
+pub mod stack;
 mod upgrade_checks;
 
 pub use stack::Stack;
@@ -65,7 +62,7 @@ enum Action {
     },
     /// Deploy the stack to a Docker Swarm instead (--port is the front door's), or take it down
     /// with --remove (docs/swarm.md).
-    Deploy(deploy::Deploy),
+    Deploy(crate::swarm::deploy::Deploy),
 }
 
 /// The user's stack: its project name, secrets and backups (the Swarm stack shares the secrets).
@@ -111,7 +108,7 @@ impl Redmine {
             }
             Action::Backup { swarm, context } => {
                 let file = if swarm {
-                    swarm_backup::backup(sh, &stack, context.as_deref())?
+                    crate::swarm::backup::backup(sh, &stack, context.as_deref())?
                 } else {
                     stack.backup(sh)?
                 };

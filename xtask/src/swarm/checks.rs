@@ -7,12 +7,12 @@ use std::time::Instant;
 use anyhow::{ensure, Result};
 use xshell::Shell;
 
+use super::local::{self as cluster, PREFIX};
+use super::stack::NAME;
 use super::stack_checks::front_door;
 use crate::ctx::Ctx;
 use crate::docker::{self, Docker};
 use crate::harness::{one_error_line, xtask, Suite};
-use crate::local_swarm::{self as cluster, PREFIX};
-use crate::redmine::swarm_stack::NAME;
 use crate::testkit::tasks::manager;
 
 /// A container on a bridge network of the host engine, made before the cluster: its name must

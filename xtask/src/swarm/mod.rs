@@ -2,10 +2,16 @@
 //! nodes: Docker engines in containers (Docker-in-Docker) on a network of their own, with a
 //! registry they all pull from. The host engine's own Swarm state is never touched.
 
+pub mod backup;
+pub mod bench;
 pub mod checks;
+pub mod deploy;
+pub mod local;
 mod nodes;
 mod registry;
+pub mod stack;
 mod stack_checks;
+pub mod target;
 
 use std::time::Instant;
 
@@ -14,8 +20,8 @@ use clap::{Args, Subcommand};
 use xshell::Shell;
 
 use crate::ctx::Ctx;
-use crate::docker::{self, Docker};
-use crate::local_swarm as cluster;
+use crate::docker::{self};
+use local as cluster;
 
 /// A local Swarm of Docker-in-Docker nodes with its own registry (docs/swarm.md).
 #[derive(Args)]
@@ -80,7 +86,7 @@ fn status(sh: &Shell) -> Result<()> {
         bail!("no local Swarm is running: start one with `cargo xtask swarm up`");
     };
     let manager = &local.manager;
-    let engine = Docker::host(sh, manager, "the manager");
+    let engine = cluster::manager(sh);
     engine.cmd(&["node", "ls"]).quiet().run()?;
     engine.cmd(&["service", "ls"]).quiet().run()?;
     println!(

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
+use super::local::{self as cluster, node_name, on, LABEL, PREFIX};
 use crate::build;
 use crate::ctx::Ctx;
 use crate::docker::Docker;
 use crate::flavour::Flavour;
-use crate::local_swarm::{self as cluster, node_name, on, LABEL, PREFIX};
 
 /// The node image's build context: one Dockerfile, its base a build argument (the official
 /// `docker:…-dind` upstream, the local Debian base offline).

@@ -7,10 +7,10 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use xshell::Shell;
 
+use super::local::{self as cluster, LABEL, PREFIX, REGISTRY};
 use crate::build;
 use crate::ctx::Ctx;
 use crate::docker::{self, Docker};
-use crate::local_swarm::{self as cluster, LABEL, PREFIX, REGISTRY};
 
 /// The registry image, built from swarm/registry/ on the flavour's base.
 const IMAGE: &str = "dockerlab-swarm/registry:1";

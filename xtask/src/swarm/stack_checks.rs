@@ -8,10 +8,10 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
 use xshell::{cmd, Shell};
 
+use super::local::{self as cluster, node_name, LABEL};
 use crate::ctx::Ctx;
 use crate::docker::Docker;
 use crate::harness::{xtask, Suite};
-use crate::local_swarm::{self as cluster, node_name, LABEL};
 use crate::scratch::{random_hex, Scratch};
 use crate::testkit::load::Load;
 use crate::testkit::tasks::{self, manager, Task};
@@ -137,7 +137,7 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
 fn settings_merged(ctx: &Ctx) -> Result<()> {
     let sh = &ctx.sh;
     let stack = crate::redmine::user_stack(ctx, PORT)?;
-    let compose = crate::redmine::swarm_stack::compose_config(sh, &stack)?;
+    let compose = super::stack::compose_config(sh, &stack)?;
     let spec = manager(
         sh,
         &["service", "inspect", "--format", "{{json .Spec}}", REDMINE],
@@ -344,7 +344,7 @@ fn rolling_update(ctx: &Ctx) -> Result<()> {
     let sh = &ctx.sh;
     let marker = format!("dockerlab-rolling-{}", random_hex(6)?);
     let stack = crate::redmine::user_stack(ctx, PORT)?;
-    let compose = crate::redmine::swarm_stack::compose_config(sh, &stack)?;
+    let compose = super::stack::compose_config(sh, &stack)?;
     let build = &compose["services"]["redmine"]["build"];
     let context = build["context"].as_str().context("no build context")?;
     let dockerfile = build["dockerfile"].as_str().unwrap_or("Dockerfile");

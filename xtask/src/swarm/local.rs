@@ -133,6 +133,11 @@ pub fn engine<'a>(sh: &'a Shell, node: &str) -> Docker<'a> {
     Docker::host(sh, &host(node), &format!("node {node}"))
 }
 
+/// The local cluster's manager: its first node's engine.
+pub fn manager(sh: &Shell) -> Docker<'_> {
+    engine(sh, &node_name(1))
+}
+
 /// `docker --host NODE …` of a node's engine.
 pub fn on<'a>(sh: &'a Shell, node: &str, args: &[&str]) -> xshell::Cmd<'a> {
     engine(sh, node).cmd(args).quiet()
@@ -195,10 +200,9 @@ pub struct Task {
     pub addresses: Vec<String>,
 }
 
-/// The tasks of `service` that should run now and do, asked of the manager that `docker
-/// {manager...}` reaches (`--host …`, `--context …`, or nothing for DOCKER_HOST).
-pub fn running_tasks(sh: &Shell, manager: &[String], service: &str) -> Result<Vec<Task>> {
-    let manager = Docker::at(sh, manager, "the manager");
+/// The tasks of `service` that should run now and do, asked of a manager (the local
+/// cluster's, or the one `redmine deploy` targets).
+pub fn running_tasks(manager: &Docker, service: &str) -> Result<Vec<Task>> {
     let docker = |args: &[&str]| manager.read(args);
     let ids = docker(&[
         "service",

@@ -7,10 +7,11 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
 use serde_json::Value;
 
-use super::stack::Stack;
-use super::swarm_stack::{self, Cluster, Images, Options};
+use super::local as cluster;
+use super::stack::{self as swarm_stack, Images, Options};
+use super::target::Cluster;
 use crate::ctx::Ctx;
-use crate::local_swarm as cluster;
+use crate::redmine::stack::Stack;
 use crate::{docker, nginx, push};
 
 /// Deploy the stack to a Swarm (docs/swarm.md): build the images, push them to the registry the

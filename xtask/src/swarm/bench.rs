@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 
-use super::report::{Table, Target};
-use super::shared::{time, Ctx};
+use super::local::LABEL;
+use crate::bench::report::{Table, Target};
+use crate::bench::shared::{time, Ctx};
 use crate::docker::Docker;
-use crate::local_swarm::LABEL;
 use crate::testkit::load::Load;
 
 /// A Redmine image that differs from the deployed one by a label: a new digest to roll out.
@@ -63,8 +63,7 @@ fn deploy_and_roll(
          migrates the new database, then the second starts",
     );
     let redmine = crate::redmine::user_stack(ctx.run, 3000)?;
-    let current = crate::redmine::swarm_stack::compose_config(sh, &redmine)?["services"]["redmine"]
-        ["image"]
+    let current = super::stack::compose_config(sh, &redmine)?["services"]["redmine"]["image"]
         .as_str()
         .map(str::to_string)
         .context("compose.yaml names no Redmine image")?;
@@ -82,7 +81,7 @@ fn deploy_and_roll(
         .run()?;
     let url = format!(
         "http://{}:3000/",
-        crate::local_swarm::address(sh, &crate::local_swarm::node_name(1))?
+        super::local::address(sh, &super::local::node_name(1))?
     );
     let load = Load::start(&url, Duration::from_secs(420));
     let rolled = time(|| run(&["redmine", "deploy", "--redmine-image", ROLLING]));

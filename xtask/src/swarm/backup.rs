@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::stack::Stack;
-use super::stack::{write_backup, DB, FILES};
-use super::swarm_stack::{Cluster, NAME};
+use super::local as cluster;
+use super::stack::NAME;
+use super::target::Cluster;
 use crate::docker::Docker;
-use crate::local_swarm as cluster;
+use crate::redmine::stack::Stack;
+use crate::redmine::stack::{write_backup, DB, FILES};
 
 pub fn backup(sh: &Shell, stack: &Stack, context: Option<&str>) -> Result<PathBuf> {
     let cluster = Cluster::find(sh, context)?;
@@ -32,7 +33,7 @@ pub fn backup(sh: &Shell, stack: &Stack, context: Option<&str>) -> Result<PathBu
 /// node's (each node's socket on the local cluster; elsewhere only when it is the manager we
 /// talk to).
 fn task<'a>(sh: &'a Shell, cluster: &Cluster, service: &str) -> Result<(Docker<'a>, String)> {
-    let task = cluster::running_tasks(sh, &cluster.args, service)?
+    let task = cluster::running_tasks(&cluster.engine(sh), service)?
         .into_iter()
         .next()
         .with_context(|| format!("{service} runs no task"))?;
