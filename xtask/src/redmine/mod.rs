@@ -1,6 +1,7 @@
 //! `cargo xtask redmine`: Redmine with PostgreSQL from redmine/compose.yaml, our theme baked into
 //! the image; up, down, status, logs, backup and restore.
 
+pub mod backup;
 pub mod checks;
 mod contract_checks;
 mod hardening_checks;

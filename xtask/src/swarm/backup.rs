@@ -11,8 +11,9 @@ use super::local as cluster;
 use super::stack::NAME;
 use super::target::Cluster;
 use crate::docker::Docker;
+use crate::redmine::backup::write_backup;
 use crate::redmine::stack::Stack;
-use crate::redmine::stack::{write_backup, DB, FILES};
+use crate::redmine::stack::{DB, FILES};
 
 pub fn backup(sh: &Shell, stack: &Stack, context: Option<&str>) -> Result<PathBuf> {
     let cluster = Cluster::find(sh, context)?;
