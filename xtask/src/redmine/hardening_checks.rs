@@ -12,7 +12,7 @@ use super::web;
 use super::Stack;
 use crate::docker;
 use crate::harness::confinement::Confinement;
-use crate::harness::Suite;
+use crate::harness::{Got, Suite};
 
 /// The container of `service` in the stack (running or not).
 fn container(sh: &Shell, stack: &Stack, service: &str) -> Result<String> {
@@ -29,14 +29,15 @@ fn container(sh: &Shell, stack: &Stack, service: &str) -> Result<String> {
 }
 
 /// Both services of a running stack, each as `docker inspect` shows it.
-pub fn confined(sh: &Shell, suite: &mut Suite, stack: &Stack) {
+pub fn confined(sh: &Shell, suite: &mut Suite, stack: Got<&Stack>) {
     for service in ["db", "redmine"] {
-        suite.check(
+        let _ = suite.after(
+            stack.clone(),
             &format!(
                 "redmine: {service} runs as its own user, limited (memory, CPU, PIDs), read-only, \
                  with no capability, no new privileges, healthcheck in the image"
             ),
-            || {
+            |stack| {
                 let found = Confinement::of(sh, &container(sh, stack, service)?)?;
                 found.hardened(sh, None)?;
                 if service == "redmine" {
@@ -67,15 +68,15 @@ services:
 /// it serves the project. Bounded: a cold start, ~10 s to the first kill, a warm start.
 pub fn oom(sh: &Shell, suite: &mut Suite) {
     let work = docker::project_root().join("target/dockerlab-redmine-oom");
-    let Some(port) = suite.check("redmine oom: a free port for its stack", docker::free_port)
-    else {
-        return;
-    };
-    let stack = Stack::scratch(sh, "dockerlab-redmine-oom", port, &work);
-    let base = stack.url();
-    let Some(api) = suite.check(
+    let port = suite.check("redmine oom: a free port for its stack", docker::free_port);
+    let stack = port
+        .as_ref()
+        .map(|&port| Stack::scratch(sh, "dockerlab-redmine-oom", port, &work));
+    let api = suite.after(
+        stack.as_ref(),
         "redmine oom: its stack comes up and a project is created",
-        || {
+        |stack| {
+            let base = stack.url();
             stack.up(sh)?;
             let password = stack.admin_password()?;
             let (_, api) = web::admin_api(&base, &password)?;
@@ -90,12 +91,11 @@ pub fn oom(sh: &Shell, suite: &mut Suite) {
             );
             Ok(api)
         },
-    ) else {
-        return;
-    };
-    let killed = suite.check(
+    );
+    let killed = suite.after(
+        stack.as_ref().and(api.as_ref()),
         "redmine oom: over its memory limit it is OOM-killed and restarted by its restart policy",
-        || {
+        |(stack, _)| {
             let tiny = work.join("tiny-memory.yaml");
             std::fs::write(&tiny, TINY)?;
             let tiny = tiny.display().to_string();
@@ -105,7 +105,7 @@ pub fn oom(sh: &Shell, suite: &mut Suite) {
                     &["--file", &tiny, "up", "--detach", "--no-deps", "redmine"],
                 )
                 .run()?;
-            let id = container(sh, &stack, "redmine")?;
+            let id = container(sh, stack, "redmine")?;
             let limit = Confinement::of(sh, &id)?.memory();
             ensure!(
                 limit == 64 << 20,
@@ -133,19 +133,17 @@ pub fn oom(sh: &Shell, suite: &mut Suite) {
             }
         },
     );
-    if killed.is_none() {
-        return;
-    }
-    suite.check(
+    let _ = suite.after(
+        stack.as_ref().and(api.as_ref()).and(killed),
         "redmine oom: back at its own limit, the project created before is there",
-        || {
+        |((stack, api), ())| {
             // compose itself: Stack::up would see the port held (docker-proxy keeps it while the
             // container restarts) and refuse
             stack
                 .compose(sh, &["up", "--detach", "--wait", "--wait-timeout", "300"])
                 .run()
                 .context("bringing it back at its own limit")?;
-            let limit = Confinement::of(sh, &container(sh, &stack, "redmine")?)?.memory();
+            let limit = Confinement::of(sh, &container(sh, stack, "redmine")?)?.memory();
             ensure!(
                 limit > 64 << 20,
                 "still at the test's limit ({limit} bytes)"
