@@ -384,3 +384,5 @@ fn dependabot_watches_every_arg_base() {
          (or the line to the ARG)"
     );
 }
+
+mod figures;
