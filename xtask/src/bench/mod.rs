@@ -178,6 +178,39 @@ fn measure(sh: &Shell, plan: Plan, only: Option<&str>, write_docs: bool) -> Resu
 // ---------------------------------------------------------------------------------------------
 // Measuring helpers the sections share.
 
+/// How a serving container is (`exited 137, OOM-killed: true, restarted 0 times`) and the last
+/// lines of its log (its last errors where it logged any): what a failed load shows.
+fn server_state(container: &docker::Container) -> String {
+    let format = "{{.State.Status}} {{.State.ExitCode}}, OOM-killed: {{.State.OOMKilled}}, \
+                  restarted {{.RestartCount}} times";
+    let state = container
+        .inspect(format)
+        .unwrap_or_else(|e| format!("no state: {e}"));
+    let logs = duct::cmd!("docker", "logs", "--tail", "500", &container.name)
+        .stderr_to_stdout()
+        .stdout_capture()
+        .unchecked()
+        .run()
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .unwrap_or_default();
+    let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
+    let errors: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains("Completed 4") || l.contains("Completed 5") || l.contains("rror"))
+        .collect();
+    let (what, shown) = if errors.is_empty() {
+        ("lines", &lines)
+    } else {
+        ("errors", &errors)
+    };
+    format!(
+        "{} {state}; its log's last {what}: {}",
+        container.name,
+        shown[shown.len().saturating_sub(3)..].join(" | ")
+    )
+}
+
 /// Runs `f`, returning how long it took in seconds.
 fn time<T>(f: impl FnOnce() -> Result<T>) -> Result<(f64, T)> {
     let start = Instant::now();
