@@ -227,11 +227,17 @@ fn confined(sh: &Shell, suite: &mut Suite, image: Got<&String>) {
     let _ = suite.after(
         image.as_ref(),
         "nginx: `cargo xtask nginx` runs it limited (memory, CPU, PIDs), read-only, without \
-         capabilities, no new privileges, on 127.0.0.1 only, healthcheck in the image",
+         capabilities, no new privileges, on 127.0.0.1 only, healthcheck in the image, restarted \
+         unless stopped",
         |_| {
             let (port, said) = start(None)?;
             let found = Confinement::of(sh, CONTAINER)?;
             found.hardened(sh, None)?;
+            ensure!(
+                found.get("restart_policy") == "unless-stopped",
+                "restart policy {:?}: it would not come back after the engine restarts",
+                found.get("restart_policy")
+            );
             ensure!(
                 found.host_ips() == ["127.0.0.1"],
                 "published on {:?}",
@@ -278,18 +284,23 @@ pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
             let closed = format!("127.0.0.1:{}", docker::free_port()?);
             let port = docker::free_port()?.to_string();
             let env = [auto.as_slice(), &[(PROBE_VAR, closed.as_str())]].concat();
-            let out = xtask(sh, &["nginx", "--port", &port], &env);
+            let base = upstream_base(sh)?;
+            // The one thing besides a registry that makes auto take upstream, read before.
+            let upstream_here = docker::image_exists(sh, &base);
+            let out = served(sh, &["nginx", "--port", &port], &env, &port);
             let _ = xtask(sh, &["nginx", "down"], &[]);
-            let out = out?;
+            let (out, page) = out?;
             ensure!(out.status.success(), "cargo xtask nginx failed");
             let stdout = String::from_utf8(out.stdout)?;
             let first = stdout.lines().next().unwrap_or_default();
-            let upstream_here = docker::image_exists(sh, &upstream_base(sh)?);
-            if upstream_here {
+            // Either way: the line says which and why, that flavour's image is the one built
+            // and it serves our page.
+            let flavour = if upstream_here {
                 ensure!(
-                    first.starts_with("flavour: upstream ("),
+                    first == format!("flavour: upstream ({base} is here)"),
                     "first line: {first}"
                 );
+                Flavour::Upstream
             } else {
                 ensure!(
                     first.starts_with("flavour: offline (no registry reachable: ")
@@ -297,12 +308,16 @@ pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
                         && first.ends_with("--flavour upstream to insist"),
                     "first line: {first}"
                 );
-                let echoed = String::from_utf8_lossy(&out.stderr);
-                ensure!(
-                    echoed.contains(&format!("--tag {}", image(Flavour::Offline))),
-                    "the offline image was not the one built: {echoed}"
-                );
-            }
+                Flavour::Offline
+            };
+            let echoed = String::from_utf8_lossy(&out.stderr);
+            ensure!(
+                echoed.contains(&format!("--tag {}", image(flavour))),
+                "{} was not the image built: {echoed}",
+                image(flavour)
+            );
+            let page = page?;
+            ensure!(page == image(flavour), "the page is served by {page:?}");
             Ok(())
         },
     );
@@ -311,13 +326,22 @@ pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
         || {
             let port = docker::free_port()?.to_string();
             let args = ["--flavour", "upstream", "nginx", "--port", &port];
-            let out = xtask(sh, &args, &[("XTASK_OFFLINE", "false")]);
+            let out = served(sh, &args, &[("XTASK_OFFLINE", "false")], &port);
             let _ = xtask(sh, &["nginx", "down"], &[]);
-            let out = out?;
+            let (out, page) = out?;
             let base = upstream_base(sh)?;
             if out.status.success() {
-                // Docker Hub answered (or the base was here): the upstream image was built.
-                ensure!(docker::image_exists(sh, &base), "built without {base}?");
+                // Docker Hub answered (or the base was here): the upstream image was built on
+                // that base, and it is what serves our page.
+                let upstream = image(Flavour::Upstream);
+                let echoed = String::from_utf8_lossy(&out.stderr);
+                ensure!(
+                    echoed.contains(&format!("--tag {upstream}")),
+                    "{upstream} was not the image built: {echoed}"
+                );
+                ensure!(docker::image_exists(sh, &base), "built without {base}");
+                let page = page?;
+                ensure!(page == upstream, "the page is served by {page:?}");
                 return Ok(());
             }
             let error = one_error_line(&out)?;
@@ -328,6 +352,32 @@ pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
+}
+
+/// `cargo xtask ARGS` with `env`; when it succeeded, the image of the container that serves our
+/// page on `port` (the caller takes it down).
+fn served(
+    sh: &Shell,
+    args: &[&str],
+    env: &[(&str, &str)],
+    port: &str,
+) -> anyhow::Result<(std::process::Output, anyhow::Result<String>)> {
+    let out = xtask(sh, args, env)?;
+    if !out.status.success() {
+        return Ok((out, Err(anyhow::anyhow!("it failed"))));
+    }
+    let page = http::get(&format!("http://127.0.0.1:{port}/")).and_then(|page| {
+        ensure!(
+            page.status == 200 && page.body.contains(r#"content="dockerlab-nginx""#),
+            "not our page on port {port}: status {}",
+            page.status
+        );
+        let format = "{{.Config.Image}}";
+        Ok(cmd!(sh, "docker inspect --format {format} {CONTAINER}")
+            .quiet()
+            .read()?)
+    });
+    Ok((out, page))
 }
 
 /// The upstream flavour's base of our nginx image, as its Dockerfile names it.

@@ -92,9 +92,11 @@ impl Nginx {
         docker::port_free(self.port)?;
         let image = build(sh)?;
         let publish = format!("{}:8080", socket(self.bind, self.port));
+        // Back after a restart of the engine or the machine, as the Redmine stack is; gone after
+        // `cargo xtask nginx down`.
         cmd!(
             sh,
-            "docker run --detach --name {CONTAINER} --publish {publish} {HARDENED...} {image}"
+            "docker run --detach --name {CONTAINER} --restart unless-stopped --publish {publish} {HARDENED...} {image}"
         )
         .ignore_stdout()
         .run()
