@@ -8,6 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
+use crate::ctx::Ctx;
+use crate::docker::Docker;
 use crate::{docker, progress};
 
 /// The image every offline Dockerfile starts `FROM`.
@@ -22,7 +24,8 @@ pub struct Bases {
 }
 
 impl Bases {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
         docker::engine(sh)?;
         ensure(sh, self.rebuild)
     }
@@ -75,7 +78,7 @@ pub fn ensure(sh: &Shell, rebuild: bool) -> Result<()> {
         "building {BASE} from Debian's mirror (about 30 s)"
     ));
     let out = duct::cmd("mmdebstrap", args)
-        .pipe(duct::cmd("docker", import))
+        .pipe(Docker::local(sh).duct(&import))
         .stdout_null()
         .stderr_capture()
         .unchecked()

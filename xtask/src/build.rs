@@ -2,12 +2,15 @@
 //! of the flavour (`--build-arg BASE=…`), with that base made sure of first (built on this
 //! machine for the offline flavour, pulled for the upstream one).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use crate::docker::{image_exists, Flavour};
+use crate::ctx::Ctx;
+use crate::docker::{self, image_exists, Docker};
+use crate::dockerfile::Dockerfile;
+use crate::flavour::Flavour;
 use crate::{bases, progress};
 
 /// Makes sure the image a Dockerfile starts `FROM` is here: pulls it if needed. When the pull
@@ -17,7 +20,8 @@ pub fn ensure_pulled(sh: &Shell, image: &str) -> Result<()> {
     if image_exists(sh, image) {
         return Ok(());
     }
-    let out = cmd!(sh, "docker pull --quiet {image}")
+    let out = Docker::local(sh)
+        .cmd(&["pull", "--quiet", image])
         .ignore_status()
         .output()
         .context("running `docker pull`")?;
@@ -32,12 +36,7 @@ pub fn ensure_pulled(sh: &Shell, image: &str) -> Result<()> {
 
 /// The one line for a failed pull of `image`, from `docker pull`'s standard error.
 fn pull_failure(image: &str, stderr: &str) -> String {
-    let reason = stderr
-        .lines()
-        .map(str::trim)
-        .rfind(|line| !line.is_empty())
-        .unwrap_or("no reason given")
-        .trim_start_matches("Error response from daemon: ");
+    let reason = docker::reason(stderr);
     let lower = reason.to_lowercase();
     let advice = if ["manifest unknown", "not found", "does not exist"]
         .iter()
@@ -63,46 +62,34 @@ fn pull_failure(image: &str, stderr: &str) -> String {
     format!("base image {image} is not here and could not be pulled ({reason}): {advice}")
 }
 
-/// The one Dockerfile of a build context (nginx/, kernel/): both flavours build it.
-pub fn dockerfile(context: &Path) -> PathBuf {
-    context.join("Dockerfile")
-}
-
-/// The default of a Dockerfile's `ARG BASE=…` (the pinned upstream base its `FROM ${BASE}`
-/// uses), from the Dockerfile's text.
-pub fn arg_base(text: &str) -> Option<String> {
-    text.lines()
-        .take_while(|line| !line.starts_with("FROM "))
-        .find_map(|line| line.strip_prefix("ARG BASE="))
-        .map(|image| image.trim().to_string())
-}
-
-/// The image the current flavour's build of `context` starts `FROM`: the Dockerfile's pinned
+/// The image the `flavour`'s build of `context` starts `FROM`: the Dockerfile's pinned
 /// `ARG BASE` upstream, the local Debian base offline.
-pub fn base(sh: &Shell, context: &Path) -> Result<String> {
-    if Flavour::of(sh) == Flavour::Offline {
+pub fn base(flavour: Flavour, context: &Path) -> Result<String> {
+    if flavour == Flavour::Offline {
         return Ok(bases::BASE.into());
     }
-    let file = dockerfile(context);
-    arg_base(&sh.read_file(&file)?)
-        .with_context(|| format!("{} has no `ARG BASE=` before its FROM", file.display()))
+    Dockerfile::of_context(context)?.require_arg_base()
 }
 
 /// Builds the Dockerfile of `context` into `tag` on the current flavour's base (`args` go to
 /// `docker build` as they are), first making sure that base is here.
-pub fn build(sh: &Shell, context: &Path, tag: &str, args: &[&str]) -> Result<()> {
-    let base = base(sh, context)?;
+pub fn build(ctx: &Ctx, context: &Path, tag: &str, args: &[&str]) -> Result<()> {
+    let sh = &ctx.sh;
+    let base = base(ctx.flavour, context)?;
     if base == bases::BASE {
         bases::ensure(sh, false)?;
     } else {
         ensure_pulled(sh, &base)?;
     }
-    let file = dockerfile(context);
+    let file = context.join("Dockerfile");
     let base_arg = format!("BASE={base}");
-    let build = cmd!(
-        sh,
-        "docker build --build-arg {base_arg} {args...} --file {file} --tag {tag} {context}"
-    );
+    let build = Docker::local(sh)
+        .cmd(&["build", "--build-arg", &base_arg])
+        .args(args)
+        .arg("--file")
+        .arg(file)
+        .args(["--tag", tag])
+        .arg(context);
     let name = tag.replace(['/', ':'], "-");
     progress::run(build, &format!("building {tag}"), &format!("build-{name}"))
 }
@@ -110,13 +97,6 @@ pub fn build(sh: &Shell, context: &Path, tag: &str, args: &[&str]) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arg_base_is_the_default_before_from() {
-        let text = "# c\nARG BASE=alpine:3.24.1\nFROM ${BASE}\nARG BASE=other:1\n";
-        assert_eq!(arg_base(text).as_deref(), Some("alpine:3.24.1"));
-        assert_eq!(arg_base("FROM x:1\nARG BASE=y:2\n"), None);
-    }
 
     /// Docker 20.10's own words for the two cases (seen here and against a local registry).
     #[test]

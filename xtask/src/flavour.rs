@@ -8,7 +8,49 @@ use anyhow::{bail, Result};
 use clap::ValueEnum;
 use xshell::Shell;
 
-use crate::docker::{self, Flavour};
+use crate::docker;
+use crate::dockerfile::Dockerfile;
+
+/// The environment variable behind `--flavour`: read by clap only, and set on the child
+/// `cargo xtask` runs of the checks (see [`crate::ctx::Ctx::xtask`]) so that they run in the
+/// flavour of their parent.
+pub const FLAVOUR_VAR: &str = "XTASK_FLAVOUR";
+
+/// Where the images come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    /// Alpine and the official images from Docker Hub: what users get.
+    Upstream,
+    /// Debian bases built on this machine (`cargo xtask bases`): for machines without a registry.
+    Offline,
+}
+
+impl Flavour {
+    /// Its name on the command line, in the environment and in paths: `upstream`, `offline`
+    /// (`redmine/.secrets/offline/`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavour::Upstream => "upstream",
+            Flavour::Offline => "offline",
+        }
+    }
+
+    /// How the flavour is called in reports: `offline (local Debian base)`.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Flavour::Upstream => "upstream (Alpine)",
+            Flavour::Offline => "offline (local Debian base)",
+        }
+    }
+
+    /// Suffix of image tags built in this flavour: `dockerlab/nginx:1.0.0-offline`.
+    pub fn tag_suffix(self) -> &'static str {
+        match self {
+            Flavour::Upstream => "",
+            Flavour::Offline => "-offline",
+        }
+    }
+}
 
 /// What the user asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -80,16 +122,7 @@ fn probe(target: &str) -> Result<(), String> {
 /// The image our nginx Dockerfile starts from in the upstream flavour: the default of its
 /// `ARG BASE=…`, or its first `FROM`.
 fn upstream_base() -> Option<String> {
-    let text = std::fs::read_to_string(docker::project_root().join("nginx/Dockerfile")).ok()?;
-    let arg = text.lines().find_map(|line| line.strip_prefix("ARG BASE="));
-    let from = || {
-        text.lines()
-            .find_map(|line| line.strip_prefix("FROM "))
-            .and_then(|rest| rest.split_whitespace().next())
-    };
-    arg.or_else(from)
-        .map(|image| image.trim_matches('"').to_string())
-        .filter(|image| !image.contains('$'))
+    Dockerfile::read("nginx/Dockerfile").ok()?.upstream_base()
 }
 
 #[cfg(test)]

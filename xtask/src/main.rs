@@ -6,13 +6,14 @@ mod answers;
 mod bases;
 mod bench;
 mod build;
+mod ctx;
 mod docker;
+mod dockerfile;
 mod flavour;
 mod harness;
 mod http;
 mod kernel;
 mod lint;
-mod local_swarm;
 mod nginx;
 mod pins;
 mod progress;
@@ -22,6 +23,7 @@ mod registry;
 mod scratch;
 mod swarm;
 mod test;
+mod testkit;
 #[cfg(test)]
 mod tidy;
 
@@ -29,13 +31,15 @@ use clap::builder::BoolishValueParser;
 use clap::{Parser, Subcommand};
 use xshell::Shell;
 
+use ctx::Ctx;
+
 /// Build, run, test and publish the Docker lab: nginx on Alpine and Redmine with our theme.
 #[derive(Parser)]
 #[command(name = "cargo xtask", version)]
 pub struct Cli {
     /// Where the images come from: Docker Hub's official images (upstream), Debian bases built
     /// on this machine (offline), or whichever this machine can have (auto).
-    #[arg(long, global = true, env = docker::FLAVOUR_VAR, value_enum, default_value_t = flavour::Choice::Auto)]
+    #[arg(long, global = true, env = flavour::FLAVOUR_VAR, value_enum, default_value_t = flavour::Choice::Auto)]
     flavour: flavour::Choice,
     /// Short for `--flavour offline` (for machines without a registry).
     #[arg(long, global = true, env = "XTASK_OFFLINE", value_parser = BoolishValueParser::new())]
@@ -71,30 +75,30 @@ fn main() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    if cli.verbose {
-        // Before any thread or child exists: every step and child `cargo xtask` reads it.
-        std::env::set_var(progress::VERBOSE_VAR, "1");
-    }
+    progress::set_verbose(cli.verbose);
     let sh = Shell::new()?;
     sh.change_dir(docker::project_root());
-    // The flavour is chosen once and travels in the environment, so every docker helper and
-    // every child `cargo xtask` sees the same one.
+    // The flavour is chosen once, here, and passed down as a value.
     let (flavour, why) = flavour::resolve(&sh, cli.flavour, cli.offline)?;
     if let Some(why) = why {
         println!("{why}");
     }
-    sh.set_var(docker::FLAVOUR_VAR, flavour.name());
+    let ctx = Ctx {
+        sh,
+        flavour,
+        verbose: cli.verbose,
+    };
     match cli.command {
-        Command::Nginx(cmd) => cmd.run(&sh),
-        Command::Bases(cmd) => cmd.run(&sh),
-        Command::Push(cmd) => cmd.run(&sh),
-        Command::Redmine(cmd) => cmd.run(&sh),
-        Command::Swarm(cmd) => cmd.run(&sh),
-        Command::Answers(cmd) => cmd.run(&sh),
-        Command::Kernel(cmd) => cmd.run(&sh),
-        Command::Bench(cmd) => cmd.run(&sh),
-        Command::Pins(cmd) => cmd.run(&sh),
-        Command::Test(cmd) => cmd.run(&sh),
+        Command::Nginx(cmd) => cmd.run(&ctx),
+        Command::Bases(cmd) => cmd.run(&ctx),
+        Command::Push(cmd) => cmd.run(&ctx),
+        Command::Redmine(cmd) => cmd.run(&ctx),
+        Command::Swarm(cmd) => cmd.run(&ctx),
+        Command::Answers(cmd) => cmd.run(&ctx),
+        Command::Kernel(cmd) => cmd.run(&ctx),
+        Command::Bench(cmd) => cmd.run(&ctx),
+        Command::Pins(cmd) => cmd.run(&ctx),
+        Command::Test(cmd) => cmd.run(&ctx),
     }
 }
 
@@ -114,7 +118,7 @@ mod tests {
         use flavour::Choice;
         // `cargo xtask test` runs `cargo test` with the chosen flavour in its environment.
         std::env::remove_var("XTASK_OFFLINE");
-        std::env::remove_var(docker::FLAVOUR_VAR);
+        std::env::remove_var(flavour::FLAVOUR_VAR);
         let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap();
         let cli = parse(&["xtask", "nginx"]);
         assert_eq!((cli.flavour, cli.offline), (Choice::Auto, false));
@@ -125,10 +129,10 @@ mod tests {
         assert!(Cli::try_parse_from(["xtask", "nginx", "--flavour", "alpine"]).is_err());
 
         std::env::set_var("XTASK_OFFLINE", "1");
-        std::env::set_var(docker::FLAVOUR_VAR, "upstream");
+        std::env::set_var(flavour::FLAVOUR_VAR, "upstream");
         let cli = parse(&["xtask", "nginx"]);
         std::env::remove_var("XTASK_OFFLINE");
-        std::env::remove_var(docker::FLAVOUR_VAR);
+        std::env::remove_var(flavour::FLAVOUR_VAR);
         assert_eq!((cli.flavour, cli.offline), (Choice::Upstream, true));
     }
 }

@@ -5,33 +5,31 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use xshell::{cmd, Shell};
 
-use crate::{build, docker, lint};
+use crate::ctx::Ctx;
+use crate::docker::{self, Docker};
+use crate::dockerfile::{self, Dockerfile};
 
 /// Check that every pinned base and compose image resolves on its registry (needs one).
 #[derive(Args)]
 pub struct Pins {}
 
 impl Pins {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
         let images = pinned_images()?;
         let mut unresolved = Vec::new();
         for image in &images {
             // The registry's manifest (or index) of the tag: asked by the client, no engine.
-            let out = cmd!(sh, "docker manifest inspect {image}")
+            let out = Docker::local(sh)
+                .cmd(&["manifest", "inspect", image])
                 .quiet()
                 .ignore_status()
                 .output()?;
             if out.status.success() {
                 println!("resolves: {image}");
             } else {
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                let reason = stderr
-                    .lines()
-                    .rfind(|l| !l.trim().is_empty())
-                    .unwrap_or("no answer");
-                unresolved.push(format!("{image} ({})", reason.trim()));
+                unresolved.push(format!("{image} ({})", docker::reason_of(&out)));
             }
         }
         if !unresolved.is_empty() {
@@ -52,15 +50,14 @@ impl Pins {
 pub fn pinned_images() -> Result<Vec<String>> {
     let root = docker::project_root();
     let mut images = Vec::new();
-    for file in lint::dockerfiles()? {
-        let text = std::fs::read_to_string(root.join(&file))?;
-        images.extend(build::arg_base(&text));
+    for file in dockerfile::all()? {
+        let file = Dockerfile::read(file)?;
+        images.extend(file.arg_base());
         images.extend(
-            text.lines()
-                .filter_map(|line| line.strip_prefix("FROM "))
-                .filter_map(|rest| rest.split_whitespace().next())
-                .filter(|image| !image.starts_with('$'))
-                .map(str::to_string),
+            file.froms()
+                .into_iter()
+                .map(|from| from.image)
+                .filter(|image| !image.starts_with('$')),
         );
     }
     for file in ["redmine/compose.yaml", "redmine/compose.offline.yaml"] {

@@ -9,14 +9,24 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Environment variable behind the global `--verbose` flag (children of the xtask inherit it).
+/// Environment variable behind the global `--verbose` flag: read by clap only, and set on the
+/// child `cargo xtask` runs ([`crate::ctx::Ctx::xtask`]).
 pub const VERBOSE_VAR: &str = "XTASK_VERBOSE";
+/// `--verbose`, set once by `main` (from [`crate::ctx::Ctx::verbose`]) before any step starts:
+/// steps start deep inside commands, where passing it down would add a parameter to every
+/// function on the way.
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 /// Lines of a failed step's output shown with its error.
 const TAIL: usize = 30;
 
 /// Whether `--verbose` was given: show the inside of every step as it happens.
 pub fn verbose() -> bool {
-    std::env::var(VERBOSE_VAR).is_ok_and(|v| v == "1")
+    VERBOSE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Sets [`verbose`] for the run (`main` only).
+pub fn set_verbose(verbose: bool) {
+    VERBOSE.store(verbose, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// One step under way; ends with [`Step::done`] (or on drop, when it failed).

@@ -1,7 +1,10 @@
 //! Tidy checks over the repository's files (hermetic, part of `cargo test`).
 
 use crate::docker::project_root;
-use crate::lint::dockerfiles;
+use crate::dockerfile::{self, Dockerfile};
+
+mod docker_lines;
+mod graph;
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(project_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -30,20 +33,21 @@ fn pinned(image: &str) -> bool {
 /// before it (the upstream base; the offline flavour passes its own).
 #[test]
 fn every_from_is_pinned() {
-    for file in dockerfiles().unwrap() {
-        let text = read(&file);
-        for line in text.lines().filter(|l| l.starts_with("FROM ")) {
-            let image = line.split_whitespace().nth(1).unwrap();
-            let image = if image == "${BASE}" {
-                crate::build::arg_base(&text).unwrap_or_else(|| {
-                    panic!("{file}: FROM ${{BASE}} without an ARG BASE= default")
+    for file in dockerfile::all().unwrap() {
+        let file = Dockerfile::read(file).unwrap();
+        for from in file.froms() {
+            let image = if from.image == "${BASE}" {
+                file.arg_base().unwrap_or_else(|| {
+                    panic!("{}: FROM ${{BASE}} without an ARG BASE= default", file.path)
                 })
             } else {
-                image.to_string()
+                from.image.clone()
             };
             assert!(
                 pinned(&image),
-                "{file}: `{line}` ({image}) is not pinned to a tag"
+                "{}: `FROM {}` ({image}) is not pinned to a tag",
+                file.path,
+                from.image
             );
         }
     }
@@ -57,7 +61,7 @@ fn pinned_means_a_tag_or_a_digest() {
 
 #[test]
 fn no_latest_tags_anywhere() {
-    for file in dockerfiles().unwrap() {
+    for file in dockerfile::all().unwrap() {
         assert!(!read(&file).contains(":latest"), "{file} uses :latest");
     }
 }
@@ -68,23 +72,22 @@ fn no_latest_tags_anywhere() {
 /// every other Dockerfile starts `FROM ${BASE}` with a registry image as its default.
 #[test]
 fn one_dockerfile_per_image_and_the_stand_ins_on_the_local_base() {
-    for file in dockerfiles().unwrap() {
+    for file in dockerfile::all().unwrap() {
         assert!(
             file.ends_with("/Dockerfile"),
             "{file}: one Dockerfile per image, no twins"
         );
-        let text = read(&file);
-        // The image, without a stage name (`FROM ${BASE} AS page`).
-        let from = text
-            .lines()
-            .find_map(|l| l.strip_prefix("FROM "))
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("{file} has no FROM"));
+        let dockerfile = Dockerfile::read(&file).unwrap();
+        let froms = dockerfile.froms();
+        let from = &froms
+            .first()
+            .unwrap_or_else(|| panic!("{file} has no FROM"))
+            .image;
         if file.starts_with("redmine/offline/") {
             assert_eq!(from, crate::bases::BASE, "{file}");
         } else {
             assert_eq!(from, "${BASE}", "{file}");
-            let base = crate::build::arg_base(&text).unwrap();
+            let base = dockerfile.arg_base().unwrap();
             assert!(!base.starts_with("dockerlab/"), "{file}: ARG BASE={base}");
         }
     }
@@ -110,108 +113,80 @@ fn sources() -> Vec<String> {
     found
 }
 
-/// The top-level modules a file names with `crate::…` (in `use` lines and paths alike).
-fn crate_imports(text: &str) -> std::collections::BTreeSet<String> {
-    let mut names = std::collections::BTreeSet::new();
-    for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
-        let mut rest = line;
-        while let Some(at) = rest.find("crate::") {
-            rest = &rest[at + "crate::".len()..];
-            if let Some(group) = rest.strip_prefix('{') {
-                let inner = group.split('}').next().unwrap_or_default();
-                for item in inner.split(',') {
-                    let name = item.trim().split("::").next().unwrap_or_default();
-                    names.insert(name.to_string());
-                }
-            } else {
-                let name: String = rest
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                names.insert(name);
-            }
+/// Every source file's path (relative to xtask/src) and text.
+fn source_texts() -> Vec<(String, String)> {
+    sources()
+        .into_iter()
+        .map(|file| {
+            let text = read(&format!("xtask/src/{file}"));
+            (file, text)
+        })
+        .collect()
+}
+
+/// The test side: the harness, the test support, `cargo xtask test` with its groups and lint,
+/// the checks, and these tidy tests.
+fn test_side(file: &str) -> bool {
+    ["harness/", "testkit/", "test/", "tidy"]
+        .iter()
+        .any(|dir| file.starts_with(dir))
+        || file.ends_with("checks.rs")
+        || file == "lint.rs"
+}
+
+/// No command reaches the test side, by any path of imports: not the harness, and not the test
+/// support (testkit/) either, except the benchmark, which drives Redmine, the load client and a
+/// scratch registry with the checks' own clients. `main.rs` declares everything and
+/// dispatches to `test`.
+#[test]
+fn commands_never_reach_the_test_side() {
+    let graph = graph::edges(&source_texts());
+    for file in graph.keys() {
+        if test_side(file) || file == "main.rs" {
+            continue;
+        }
+        // The benchmark: bench/, and the sections that live with what they measure (bench.rs).
+        let bench = file.starts_with("bench/") || file.ends_with("/bench.rs");
+        let forbidden = |to: &str| test_side(to) && !(bench && to.starts_with("testkit/"));
+        if let Some(path) = graph::reaches(&graph, file, forbidden) {
+            panic!(
+                "{file} reaches the test side: {}; move what both need out of it, or the check \
+                 into a checks.rs",
+                path.join(" -> ")
+            );
         }
     }
-    names.retain(|n| !n.is_empty() && n != "self");
-    names
 }
 
-/// The top-level module a source file belongs to: `nginx/checks.rs` → `nginx`.
-fn module_of(file: &str) -> String {
-    file.split('/')
-        .next()
-        .unwrap()
-        .trim_end_matches(".rs")
-        .to_string()
-}
+/// Import circles between files, each listed with why it is still here; the list only shrinks.
+const KNOWN_CYCLES: &[(&[&str], &str)] = &[];
 
-/// Commands never import the test harness: only the checks (`*/checks.rs`), the harness itself
-/// and `cargo xtask test` (with its groups) do.
+/// No import circles, file-level included, but the listed ones (which must still exist).
 #[test]
-fn only_checks_import_the_harness() {
-    for file in sources() {
-        let allowed = file.ends_with("checks.rs")
-            || file.starts_with("harness/")
-            || file.starts_with("test/")
-            || file == "lint.rs";
-        let text = read(&format!("xtask/src/{file}"));
+fn no_import_cycles() {
+    let found = graph::cycles(&graph::edges(&source_texts()));
+    let known: Vec<Vec<String>> = KNOWN_CYCLES
+        .iter()
+        .map(|(files, _)| files.iter().map(|f| f.to_string()).collect())
+        .collect();
+    let unknown: Vec<String> = found
+        .iter()
+        .filter(|cycle| !known.contains(cycle))
+        .map(|cycle| cycle.join(" <-> "))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "{} import circle(s): {}; move what they share into one of them or a third file",
+        unknown.len(),
+        unknown.join("; ")
+    );
+    for cycle in &known {
         assert!(
-            allowed || !crate_imports(&text).contains("harness"),
-            "{file} imports the test harness: move its checks into a checks.rs beside it"
+            found.contains(cycle),
+            "{} no longer import each other: drop them from KNOWN_CYCLES",
+            cycle.join(" <-> ")
         );
     }
-}
-
-/// No two top-level modules import each other, directly or around a loop. The checks files
-/// count with their command's folder, except for the harness edge they are allowed.
-#[test]
-fn the_module_graph_has_no_cycle() {
-    use std::collections::{BTreeMap, BTreeSet};
-    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for file in sources() {
-        let from = module_of(&file);
-        let text = read(&format!("xtask/src/{file}"));
-        for to in crate_imports(&text) {
-            // The checks of a command are run by `test`, which lists them: that edge and the
-            // checks' use of the harness are the test side, not the command's.
-            let checks_side = file.ends_with("checks.rs") && to == "harness";
-            if to != from && !checks_side {
-                edges.entry(from.clone()).or_default().insert(to);
-            }
-        }
-    }
-    // Depth-first search for a back edge.
-    fn visit(
-        node: &str,
-        edges: &BTreeMap<String, BTreeSet<String>>,
-        path: &mut Vec<String>,
-        done: &mut BTreeSet<String>,
-    ) {
-        if done.contains(node) {
-            return;
-        }
-        if let Some(at) = path.iter().position(|n| n == node) {
-            panic!("import cycle: {} -> {node}", path[at..].join(" -> "));
-        }
-        path.push(node.to_string());
-        for next in edges.get(node).into_iter().flatten() {
-            visit(next, edges, path, done);
-        }
-        path.pop();
-        done.insert(node.to_string());
-    }
-    let mut done = BTreeSet::new();
-    for node in edges.keys() {
-        visit(node, &edges, &mut Vec::new(), &mut done);
-    }
-}
-
-#[test]
-fn imports_are_read_from_use_lines_and_paths() {
-    let text = "use crate::docker::{self, Flavour};\nuse crate::{bases, progress};\n\
-                // crate::nothing\nlet x = crate::http::get(url);";
-    let names: Vec<String> = crate_imports(text).into_iter().collect();
-    assert_eq!(names, ["bases", "docker", "http", "progress"]);
 }
 
 /// The Markdown files whose links must resolve: README.md, answers.md and docs/*.md.
@@ -359,22 +334,22 @@ fn links_are_read_outside_code_and_anchors_as_github_makes_them() {
 /// defaults of our Dockerfiles, so that its proposals reach them.
 #[test]
 fn dependabot_watches_every_arg_base() {
-    let mirror = read(".github/base-images/Dockerfile");
+    let mirror = Dockerfile::read(".github/base-images/Dockerfile").unwrap();
     let mut watched: Vec<(String, String)> = mirror
-        .lines()
-        .filter_map(|l| l.strip_prefix("FROM "))
-        .map(|rest| {
-            let (image, stage) = rest.split_once(" AS ").expect("FROM IMAGE AS DIRECTORY");
-            (
-                format!("{}/Dockerfile", stage.trim()),
-                image.trim().to_string(),
-            )
+        .froms()
+        .into_iter()
+        .map(|from| {
+            let stage = from.stage.expect("FROM IMAGE AS DIRECTORY");
+            (format!("{stage}/Dockerfile"), from.image)
         })
         .collect();
-    let mut pinned: Vec<(String, String)> = dockerfiles()
+    let mut pinned: Vec<(String, String)> = dockerfile::all()
         .unwrap()
         .into_iter()
-        .filter_map(|file| crate::build::arg_base(&read(&file)).map(|base| (file, base)))
+        .filter_map(|file| {
+            let base = Dockerfile::read(&file).unwrap().arg_base();
+            base.map(|base| (file, base))
+        })
         .collect();
     watched.sort();
     pinned.sort();
@@ -386,3 +361,51 @@ fn dependabot_watches_every_arg_base() {
 }
 
 mod figures;
+
+/// The run-wide choices are values passed down from `main` ([`crate::ctx::Ctx`]): no source reads
+/// their variables back from the environment (clap reads them, children get them set).
+#[test]
+fn run_wide_choices_are_not_read_from_the_environment() {
+    let names = [
+        "FLAVOUR_VAR",
+        "XTASK_FLAVOUR",
+        "VERBOSE_VAR",
+        "XTASK_VERBOSE",
+    ];
+    for file in sources() {
+        let text = read(&format!("xtask/src/{file}"));
+        for line in text.lines() {
+            let reads = [".var(", "env::var(", "env::var_os("]
+                .iter()
+                .any(|read| line.contains(read));
+            assert!(
+                !(reads && names.iter().any(|name| line.contains(name))),
+                "{file} reads a run-wide choice from the environment: `{}`; take it from the Ctx",
+                line.trim()
+            );
+        }
+    }
+}
+
+/// Dockerfiles are read by one set of rules (dockerfile.rs): no other source parses `FROM` or
+/// `ARG` lines itself.
+#[test]
+fn dockerfiles_are_read_in_one_place() {
+    let parsing = ["(\"FROM", "(\"ARG ", "(\" AS "];
+    let calls = ["strip_prefix", "starts_with", "split_once", "find"];
+    for file in sources().into_iter().filter(|f| f != "dockerfile.rs") {
+        let text = read(&format!("xtask/src/{file}"));
+        for line in text.lines() {
+            let parses = calls.iter().any(|call| {
+                parsing
+                    .iter()
+                    .any(|arg| line.contains(&format!("{call}{arg}")))
+            });
+            assert!(
+                !parses,
+                "{file} parses a Dockerfile itself: `{}`; use crate::dockerfile::Dockerfile",
+                line.trim()
+            );
+        }
+    }
+}

@@ -1,14 +1,13 @@
 //! The `answers` group of `cargo xtask test`: every demonstration of answers.md, in order, each
 //! with its facts and the comparison with its quote.
 
-use xshell::Shell;
-
 use super::demos::DEMOS;
 use super::quoted::{self, Doc, Quote};
 use super::{per_demo, same_commands, Session};
+use crate::ctx::Ctx;
 use crate::harness::Suite;
 
-pub fn run(sh: &Shell, suite: &mut Suite) {
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
     let quotes = suite.check("answers: the texts quote the demonstrated commands", || {
         let quotes = Doc::ALL
             .iter()
@@ -20,7 +19,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     let session = suite.after(
         quotes.as_ref(),
         "answers: the images build, a registry starts",
-        |_| Session::start(sh),
+        |_| Session::start(ctx),
     );
     if let Some(session) = session.as_ref().ok() {
         println!("{}", session.shown());

@@ -14,8 +14,10 @@ use std::path::PathBuf;
 
 use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
+use crate::ctx::Ctx;
+use crate::docker::Docker;
 use crate::registry::Registry;
 use crate::{docker, kernel, nginx};
 use demos::{Demo, DEMOS};
@@ -42,12 +44,12 @@ pub struct Answers {
 }
 
 impl Answers {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
         let texts = Doc::ALL.map(|doc| doc.read());
         let texts: Vec<String> = texts.into_iter().collect::<Result<_>>()?;
         let quotes: Vec<Vec<Quote>> = texts.iter().map(|t| quoted::quotes(t)).collect();
         same_commands(&quotes)?;
-        let session = Session::start(sh)?;
+        let session = Session::start(ctx)?;
         println!("{}", session.shown());
         let mut written: Vec<Vec<Option<Vec<String>>>> = vec![Vec::new(); Doc::ALL.len()];
         let mut failed = Vec::new();
@@ -125,11 +127,12 @@ pub struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    pub fn start(sh: &'a Shell) -> Result<Session<'a>> {
+    pub fn start(ctx: &'a Ctx) -> Result<Session<'a>> {
+        let sh = &ctx.sh;
         docker::engine(sh)?;
-        let image = nginx::build(sh)?;
-        let base = nginx::base(sh)?;
-        let builder = kernel::builder(sh)?;
+        let image = nginx::build(ctx)?;
+        let base = nginx::base(ctx.flavour)?;
+        let builder = kernel::builder(ctx)?;
         let work = docker::project_root().join(WORK);
         let kernel = work.join("kernel");
         // A fresh directory: the demonstration compiles the kernel into it, timed.
@@ -237,20 +240,16 @@ impl Drop for Session<'_> {
         // The references the push demonstration left: ours, under the registry's address.
         let prefix = format!("{}/", self.registry.addr);
         let format = "{{.Repository}} {{.Tag}} {{.Digest}}";
-        let listed = cmd!(self.sh, "docker images --digests --format {format}")
-            .quiet()
-            .read()
+        let docker = Docker::local(self.sh);
+        let listed = docker
+            .read(&["images", "--digests", "--format", format])
             .unwrap_or_default();
         for row in listed.lines().filter(|r| r.starts_with(&prefix)) {
             let fields: Vec<&str> = row.split_whitespace().collect();
             if let [name, tag, digest] = fields[..] {
                 for reference in [format!("{name}:{tag}"), format!("{name}@{digest}")] {
                     if !reference.contains("<none>") {
-                        let _ = cmd!(self.sh, "docker image rm {reference}")
-                            .quiet()
-                            .ignore_stdout()
-                            .ignore_stderr()
-                            .run();
+                        docker.succeeds(&["image", "rm", &reference]);
                     }
                 }
             }

@@ -7,18 +7,18 @@ use anyhow::Result;
 use xshell::cmd;
 
 use super::report::{Table, Target};
-use super::{layers, remove_image, time, Ctx, PREFIX};
+use super::shared::{layers, remove_image, time, Ctx, PREFIX};
 use crate::docker;
 use crate::nginx;
 
 /// Cold build, and warm rebuild after editing only the page.
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
-    let sh = ctx.sh;
+    let sh = &ctx.run.sh;
     let context = Path::new(nginx::CONTEXT);
     let cold = format!("{PREFIX}/nginx:cold");
     let mut secs = Vec::new();
     for _ in 0..ctx.plan.slow_runs {
-        let took = time(|| nginx::build_in(sh, &cold, context, &["--no-cache"]));
+        let took = time(|| nginx::build_in(ctx.run, &cold, context, &["--no-cache"]));
         // Every run leaves a new image (nothing cached): drop it, whatever happened.
         remove_image(sh, &cold);
         secs.push(took?.0);
@@ -60,8 +60,8 @@ fn warm_rebuilds(
     warm: &str,
     edited: &mut Vec<String>,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
-    let sh = ctx.sh;
-    nginx::build_in(sh, warm, copy, &[])?;
+    let sh = &ctx.run.sh;
+    nginx::build_in(ctx.run, warm, copy, &[])?;
     let mut before = layers(sh, warm)?;
     let page = copy.join("html/index.html");
     let nonce = std::time::SystemTime::now()
@@ -73,7 +73,7 @@ fn warm_rebuilds(
         // Unique per run, so that no rebuild is a cache hit of an earlier one.
         writeln!(text, "<!-- cargo xtask bench {nonce}.{run} -->")?;
         std::fs::write(&page, text)?;
-        secs.push(time(|| nginx::build_in(sh, warm, copy, &[]))?.0);
+        secs.push(time(|| nginx::build_in(ctx.run, warm, copy, &[]))?.0);
         edited.push(docker::image_id(sh, warm)?);
         let after = layers(sh, warm)?;
         changed.push(differing(&before, &after) as f64);

@@ -2,14 +2,14 @@
 //! its outputs are complete.
 
 use anyhow::ensure;
-use xshell::Shell;
 
 use super::shape::{check_json, check_markdown, full_run_measured, left_out_for_want};
 use super::{Bench, SECTIONS};
+use crate::ctx::Ctx;
 use crate::docker;
 use crate::harness::Suite;
 
-pub fn run(sh: &Shell, suite: &mut Suite) {
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
     let dir = docker::project_root().join("target/bench");
     let sections: Vec<&str> = SECTIONS.iter().map(|(name, _)| *name).collect();
     let _ = suite.check(
@@ -31,7 +31,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
                 write_docs: false,
                 only: None,
             }
-            .run(sh)?;
+            .run(ctx)?;
             let json = std::fs::read_to_string(dir.join("bench.json"))?;
             left_out_for_want(&json, &sections)
         },

@@ -6,8 +6,8 @@ use anyhow::{ensure, Context, Result};
 use serde_json::json;
 
 use crate::http;
-use crate::redmine::web::{self, Api};
 use crate::redmine::Stack;
+use crate::testkit::web::{self, Api};
 
 /// The project's identifier.
 pub const PROJECT: &str = "bench";

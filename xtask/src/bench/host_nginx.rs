@@ -8,8 +8,8 @@ use anyhow::{ensure, Context, Result};
 use xshell::{cmd, Shell};
 
 use super::cgroup::{self, Cgroup};
-use super::Ctx;
-use crate::docker::{self, Container};
+use super::shared::Ctx;
+use crate::docker::{self, Container, Docker};
 use crate::nginx;
 
 /// The host's nginx serving our page with our configuration, as uid 101 like in the image;
@@ -29,14 +29,15 @@ impl HostNginx {
         name: &str,
         cgroup: Option<PathBuf>,
     ) -> Result<HostNginx> {
-        let sh = ctx.sh;
+        let sh = &ctx.run.sh;
         let dir = ctx.dir.join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         // The very files the container serves, build facts included.
         let html = format!("{}:/usr/share/nginx/html", from.name);
         let html_dir = dir.join("html");
-        cmd!(sh, "docker cp {html} {html_dir}").quiet().run()?;
+        let html_dir = html_dir.to_string_lossy();
+        Docker::local(sh).read(&["cp", &html, &html_dir])?;
         let port = docker::free_port()?;
         let read = |file: &str| sh.read_file(format!("{}/{file}", nginx::CONTEXT));
         let (main, site) = host_config(
@@ -140,7 +141,7 @@ impl Drop for HostNginx {
 /// A new CPU cgroup beside a container's, named `name`: a process in it competes for the CPU
 /// the way the container does (Docker's cgroup shares one weight among all containers).
 pub fn cgroup_beside(sh: &Shell, container: &Container, name: &str) -> Result<PathBuf> {
-    let pid = container.inspect("{{.State.Pid}}")?;
+    let pid = container.info()?.state.pid;
     let text = sh.read_file(format!("/proc/{pid}/cgroup"))?;
     cpu_cgroup(&text)
         .and_then(|path| path.parent().map(|parent| parent.join(name)))
@@ -150,7 +151,7 @@ pub fn cgroup_beside(sh: &Shell, container: &Container, name: &str) -> Result<Pa
 /// The container's CPU limit (`--cpus` of nginx::HARDENED: a CFS quota) on the cgroup beside it,
 /// so that the host's nginx gets as much CPU as the container, not the whole machine.
 fn same_cpu_limit(sh: &Shell, container: &Container, cgroup: &Path) -> Result<()> {
-    let pid = container.inspect("{{.State.Pid}}")?;
+    let pid = container.info()?.state.pid;
     let own = cpu_cgroup(&sh.read_file(format!("/proc/{pid}/cgroup"))?)
         .with_context(|| format!("no CPU cgroup for {}", container.name))?;
     // v1: the period before the quota it is a share of; v2: both in cpu.max.

@@ -5,10 +5,10 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use xshell::cmd;
 
-use super::{Ctx, PREFIX};
-use crate::docker::Flavour;
+use super::shared::{Ctx, PREFIX};
+use crate::docker::Docker;
+use crate::flavour::Flavour;
 use crate::nginx;
 
 /// Port the distribution's default configuration listens on.
@@ -68,20 +68,19 @@ fn dockerfile(flavour: Flavour, base: &str) -> String {
 
 /// Writes its context (the Dockerfile and our index.html) and builds it.
 pub fn build(ctx: &Ctx) -> Result<String> {
-    let sh = ctx.sh;
-    let flavour = Flavour::of(sh);
+    let sh = &ctx.run.sh;
+    let flavour = ctx.run.flavour;
     let dir = ctx.dir.join("plain");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let base = nginx::base(sh)?;
+    let base = nginx::base(ctx.run.flavour)?;
     std::fs::write(dir.join("Dockerfile"), dockerfile(flavour, &base))?;
     let page = Path::new(nginx::CONTEXT).join("html/index.html");
     std::fs::copy(&page, dir.join("index.html"))
         .with_context(|| format!("copying {}", page.display()))?;
     let tag = tag();
-    cmd!(sh, "docker build --quiet --tag {tag} {dir}")
-        .ignore_stdout()
-        .run()
+    Docker::local(sh)
+        .run(&["build", "--quiet", "--tag", &tag, &dir.to_string_lossy()])
         .context("building the plain nginx image")?;
     Ok(tag)
 }

@@ -4,20 +4,20 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use xshell::cmd;
 
 use super::report::{number, Table, Target};
-use super::{image_mb, median, Ctx, PREFIX};
-use crate::docker::{self, Flavour};
+use super::shared::{image_mb, median, Ctx, PREFIX};
+use crate::docker::{self, Docker};
+use crate::flavour::Flavour;
 use crate::redmine::Stack;
 
 /// restart → first 200, on a compose project of its own (fresh volumes and secrets).
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
-    let sh = ctx.sh;
+    let sh = &ctx.run.sh;
     // A leftover of an interrupted run would make the first start a warm one: scratch takes it
     // down.
     let stack = Stack::scratch(
-        sh,
+        ctx.run,
         &format!("{PREFIX}-redmine"),
         docker::free_port()?,
         &ctx.dir.join("redmine"),
@@ -68,8 +68,8 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
 
 /// Our Redmine image: its size, its layers on top of its base, and the theme's layers.
 fn redmine_sizes(ctx: &Ctx, stack: &Stack, t: &mut Table) -> Result<()> {
-    let sh = ctx.sh;
-    let flavour = Flavour::of(sh);
+    let sh = &ctx.run.sh;
+    let flavour = ctx.run.flavour;
     let image = stack.image(sh)?;
     let base = stack.base(sh)?;
     let (ours, base_mb) = (image_mb(sh, &image)?, image_mb(sh, &base)?);
@@ -94,12 +94,14 @@ fn redmine_sizes(ctx: &Ctx, stack: &Stack, t: &mut Table) -> Result<()> {
     )
     .note(format!("base {base}: {base_mb:.1} MB"));
     let format = "{{.Size}}\t{{.CreatedBy}}";
-    let history = cmd!(
-        sh,
-        "docker history --no-trunc --human=false --format {format} {image}"
-    )
-    .quiet()
-    .read()?;
+    let history = Docker::local(sh).read(&[
+        "history",
+        "--no-trunc",
+        "--human=false",
+        "--format",
+        format,
+        &image,
+    ])?;
     let layers = theme_layers(&history)?;
     let bytes: f64 = layers.iter().map(|(size, _)| size).sum();
     let parts: Vec<String> = layers

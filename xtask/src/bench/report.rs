@@ -4,10 +4,11 @@
 use std::fmt::Write as _;
 
 use serde_json::{json, Map, Value as Json};
-use xshell::{cmd, Shell};
+use xshell::cmd;
 
-use super::{median, Plan};
-use crate::docker::{self, Flavour};
+use super::shared::{median, Plan};
+use crate::docker::{self, Docker};
+use crate::flavour::Flavour;
 
 /// What a figure should be, in its unit. Reported as met or missed, never failed on.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -179,11 +180,11 @@ pub struct Machine {
 }
 
 impl Machine {
-    pub fn here(sh: &Shell) -> Machine {
+    pub fn here(run: &crate::ctx::Ctx) -> Machine {
+        let sh = &run.sh;
         let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
         let cpuinfo = read("/proc/cpuinfo");
         let meminfo = read("/proc/meminfo");
-        let format = "{{.Server.Version}}";
         Machine {
             date: cmd!(sh, "date -u +%Y-%m-%dT%H:%MZ")
                 .quiet()
@@ -201,9 +202,8 @@ impl Machine {
                 .and_then(|l| l.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
                 .map_or(0.0, |kib| kib / 1024.0 / 1024.0),
             kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
-            docker: cmd!(sh, "docker version --format {format}")
-                .quiet()
-                .read()
+            docker: Docker::local(sh)
+                .version()
                 .unwrap_or_else(|_| "unknown".into()),
             load: read("/proc/loadavg")
                 .split_whitespace()
@@ -211,7 +211,7 @@ impl Machine {
                 .unwrap_or("unknown")
                 .to_string(),
             revision: docker::git_revision(sh),
-            flavour: Flavour::of(sh),
+            flavour: run.flavour,
         }
     }
 }

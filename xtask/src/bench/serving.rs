@@ -13,15 +13,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde_json::Value as Json;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use super::fixtures::Fixtures;
 use super::memory::{peaks_while, Meter};
 use super::report::{number, Table, Target};
+use super::shared::{Ctx, PREFIX};
 use super::throughput::{ratio_rows, wrk_rows, Round};
 use super::wrk::Load;
-use super::{Ctx, PREFIX};
-use crate::docker::{self, Container};
+use crate::docker::{self, Container, Docker};
 use crate::redmine::Stack;
 
 /// A configuration of the same image, by its environment.
@@ -68,9 +68,9 @@ const VARIANTS: &[Config] = &[
 const CLIENTS: [u32; 2] = [1, 8];
 
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
-    let sh = ctx.sh;
+    let sh = &ctx.run.sh;
     let stack = Stack::scratch(
-        sh,
+        ctx.run,
         &format!("{PREFIX}-serving"),
         docker::free_port()?,
         &ctx.dir.join("serving"),
@@ -239,7 +239,7 @@ struct Template {
 
 impl Template {
     fn of(sh: &Shell, container: &str) -> Result<Template> {
-        let out = cmd!(sh, "docker inspect {container}").quiet().read()?;
+        let out = Docker::local(sh).read(&["inspect", container])?;
         let inspect: Json = serde_json::from_str(&out).context("docker inspect's answer")?;
         let c = &inspect[0];
         let strings = |value: &Json| -> Vec<String> {
@@ -325,7 +325,7 @@ struct Server<'a> {
 impl<'a> Server<'a> {
     /// How its container is, and its log's last lines: what a failed load shows.
     fn state(&self) -> String {
-        super::server_state(&self.container)
+        super::shared::server_state(&self.container)
     }
 
     fn start(sh: &'a Shell, template: &Template, config: &'a Config) -> Result<Server<'a>> {

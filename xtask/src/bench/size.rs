@@ -1,19 +1,20 @@
 //! Image sizes: ours uncompressed, its base, and compressed as a registry stores it.
 
 use anyhow::{ensure, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 use super::report::Table;
-use super::{image_mb, layers, remove_image, Ctx, PREFIX};
-use crate::docker::Flavour;
+use super::shared::{image_mb, layers, remove_image, Ctx, PREFIX};
+use crate::docker::Docker;
+use crate::flavour::Flavour;
 use crate::nginx;
 use crate::registry::Registry;
 
 /// Image sizes: ours, its base, and what our layers add.
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
-    let sh = ctx.sh;
-    let flavour = Flavour::of(sh);
-    let base = nginx::base(sh)?;
+    let sh = &ctx.run.sh;
+    let flavour = ctx.run.flavour;
+    let base = nginx::base(ctx.run.flavour)?;
     let (ours, base_mb) = (image_mb(sh, &ctx.image)?, image_mb(sh, &base)?);
     let tag = nginx::image(flavour);
     t.measured(
@@ -78,13 +79,14 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
 /// Pushes our image to a registry of our own on the loopback and returns the sizes of its
 /// compressed layers, bottom first, in MB.
 fn pushed_sizes(ctx: &Ctx) -> Result<Vec<f64>> {
-    let sh: &Shell = ctx.sh;
+    let sh: &Shell = &ctx.run.sh;
     let registry = Registry::start(sh, "dockerlab-bench", None)?;
     let repository = format!("{PREFIX}/nginx");
     let tag = format!("{}/{repository}:size", registry.addr);
     let image = &ctx.image;
-    cmd!(sh, "docker tag {image} {tag}").quiet().run()?;
-    let pushed = cmd!(sh, "docker push --quiet {tag}").ignore_stdout().run();
+    let docker = Docker::local(sh);
+    docker.read(&["tag", image, &tag])?;
+    let pushed = docker.run(&["push", "--quiet", &tag]);
     remove_image(sh, &tag); // only the tag: the image stays
     pushed.context("docker push")?;
     layer_sizes(&registry.manifest(&repository, "size")?)

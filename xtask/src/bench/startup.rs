@@ -3,16 +3,15 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use xshell::cmd;
 
 use super::report::{Table, Target};
-use super::{time, Ctx, PREFIX};
+use super::shared::{time, Ctx, PREFIX};
 use crate::docker::{self, Container};
 use crate::nginx::{self, HARDENED};
 
 /// `cargo xtask nginx` and a bare `docker run` until the first 200.
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
-    let sh = ctx.sh;
+    let sh = &ctx.run.sh;
     let figure = "`cargo xtask nginx`, image built → first 200";
     if docker::container_exists(sh, nginx::CONTAINER) {
         t.missing(
@@ -24,17 +23,13 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
             ),
         );
     } else {
-        let exe = std::env::current_exe()?;
         let mut secs = Vec::new();
         for _ in 0..ctx.plan.runs {
             let port = docker::free_port()?.to_string();
-            let took = time(|| {
-                cmd!(sh, "{exe} nginx --port {port}")
-                    .ignore_stdout()
-                    .run()
-                    .map_err(Into::into)
-            });
-            let _ = cmd!(sh, "{exe} nginx down").quiet().ignore_stdout().run();
+            let start = ctx.run.xtask(&["nginx", "--port", &port])?;
+            let took = time(|| start.ignore_stdout().run().map_err(Into::into));
+            let down = ctx.run.xtask(&["nginx", "down"])?;
+            let _ = down.quiet().ignore_stdout().run();
             secs.push(took?.0);
         }
         t.median(figure, &secs, "s").target(Target::Below(3.0));

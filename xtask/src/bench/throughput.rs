@@ -9,9 +9,9 @@ use anyhow::{Context, Result};
 use super::host_nginx::{cgroup_beside, HostNginx};
 use super::plain;
 use super::report::{Table, Target as Goal};
+use super::shared::{remove_image, Ctx, PREFIX};
 use super::wrk::{Load, Wrk};
-use super::{remove_image, Ctx, PREFIX};
-use crate::docker::{self, Container, Flavour};
+use crate::docker::{self, Container, Docker};
 use crate::nginx::HARDENED;
 
 /// One URL the load goes to, and what it is called in the table.
@@ -21,7 +21,7 @@ struct Target {
 }
 
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
-    let sh = ctx.sh;
+    let sh = &ctx.run.sh;
     let port = docker::free_port()?;
     let publish = format!("127.0.0.1:{port}:8080");
     let mut args = vec!["--publish", &publish];
@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     // The plain way, from the same base, with our run flags and what it needs on top of them.
     let plain_image = plain::build(ctx)?;
     let mut args = HARDENED.to_vec();
-    args.extend(plain::run_flags(Flavour::of(sh)));
+    args.extend(plain::run_flags(ctx.run.flavour));
     args.push(&plain_image);
     let plain = Container::run(sh, &format!("{PREFIX}-plain"), &args)?;
     let plain_ip = plain.ip()?;
@@ -89,8 +89,8 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
                 format!(
                     "{}: {}; {}",
                     target.name,
-                    super::server_state(&web),
-                    super::server_state(&plain)
+                    super::shared::server_state(&web),
+                    super::shared::server_state(&plain)
                 )
             })?;
             round.push(target.name, wrk);
@@ -131,7 +131,8 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
             .to_string()
     };
     let inside = version(
-        duct::cmd!("docker", "exec", &web.name, "nginx", "-v")
+        Docker::local(sh)
+            .duct(&["exec", &web.name, "nginx", "-v"])
             .stderr_capture()
             .unchecked()
             .run()?,

@@ -4,11 +4,11 @@ use anyhow::Result;
 use xshell::cmd;
 
 use super::report::Table;
-use super::{time, Ctx};
+use super::shared::{time, Ctx};
 
 /// The xtask itself: cold compile and the cost of an invocation that does nothing.
 pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
-    let sh = ctx.sh;
+    let sh = &ctx.run.sh;
     let target = ctx.dir.join("xtask-cold");
     let mut secs = Vec::new();
     for _ in 0..ctx.plan.slow_runs {

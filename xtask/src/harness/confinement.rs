@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::docker::Docker;
 use anyhow::{ensure, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 /// One `docker inspect` of a container, its fields by name.
 pub struct Confinement {
@@ -33,9 +34,8 @@ started={{.State.StartedAt}}";
 
 impl Confinement {
     pub fn of(sh: &Shell, container: &str) -> Result<Confinement> {
-        let out = cmd!(sh, "docker container inspect --format {FORMAT} {container}")
-            .quiet()
-            .read()
+        let out = Docker::local(sh)
+            .read(&["container", "inspect", "--format", FORMAT, container])
             .with_context(|| format!("inspecting container {container}: is it running?"))?;
         let fields = out
             .lines()
@@ -127,9 +127,7 @@ impl Confinement {
         }
         let image = self.get("image");
         let format = "{{if .Config.Healthcheck}}{{join .Config.Healthcheck.Test \" \"}}{{end}}";
-        let test = cmd!(sh, "docker image inspect --format {format} {image}")
-            .quiet()
-            .read()?;
+        let test = Docker::local(sh).read(&["image", "inspect", "--format", format, image])?;
         ensure!(
             test.starts_with("CMD"),
             "{name}: its image {image} has no HEALTHCHECK ({test:?})"

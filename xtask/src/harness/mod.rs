@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Instant;
 
+use crate::ctx::Ctx;
 use crate::progress::plain;
 use anyhow::{bail, ensure, Context, Result};
 use capture::Capture;
-use xshell::{cmd, Shell};
 
 /// Counts checks and reports each one as it ends: one line each, with its duration. What a
 /// check prints, and everything the commands it runs print, goes to its own log under
@@ -271,10 +271,10 @@ impl<T> Got<T> {
     }
 }
 
-/// Runs this very xtask binary (not cargo again) with `args`, echoing its output into the log.
-pub fn xtask(sh: &Shell, args: &[&str], env: &[(&str, &str)]) -> Result<Output> {
-    let exe = std::env::current_exe().context("finding the xtask binary")?;
-    let mut run = cmd!(sh, "{exe} {args...}").ignore_status();
+/// Runs this very xtask binary (not cargo again) with `args` in the run's flavour (`env` may
+/// override it), echoing its output into the log.
+pub fn xtask(ctx: &Ctx, args: &[&str], env: &[(&str, &str)]) -> Result<Output> {
+    let mut run = ctx.xtask(args)?.ignore_status();
     for (name, value) in env {
         run = run.env(name, value);
     }

@@ -1,14 +1,16 @@
 //! The `kernel` group of `cargo xtask test`: a kernel built in a container boots under qemu.
 
 use anyhow::{ensure, Context};
-use xshell::{cmd, Shell};
+use xshell::cmd;
 
 use super::{banner_version, boot, build, container_kernel, INIT_LINE};
+use crate::ctx::Ctx;
 use crate::harness::Suite;
 
 /// The checks of `cargo xtask test`: build in a container, boot, and compare the kernels.
-pub fn run(sh: &Shell, suite: &mut Suite) {
-    let built = suite.check("kernel: builds inside a container", || build(sh, false));
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
+    let built = suite.check("kernel: builds inside a container", || build(ctx, false));
     let host = suite.after(
         built.as_ref(),
         "kernel: the builder container runs on the host's kernel",

@@ -12,7 +12,9 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
 use xshell::{cmd, Shell};
 
-use crate::docker::{self, Flavour};
+use crate::ctx::Ctx;
+use crate::docker::{self, Docker};
+use crate::flavour::Flavour;
 use crate::{build, progress};
 
 /// The builder image; the tag says which kernel series it carries the sources of.
@@ -40,9 +42,10 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
         docker::engine(sh)?;
-        let built = build(sh, self.rebuild)?;
+        let built = build(ctx, self.rebuild)?;
         println!(
             "built Linux {} in a container: {}, and as User-mode Linux: {}",
             built.release,
@@ -90,16 +93,17 @@ pub fn image(flavour: Flavour) -> String {
 }
 
 /// Builds the builder image of the current flavour (a cache hit when nothing changed).
-pub fn builder(sh: &Shell) -> Result<String> {
-    let image = image(Flavour::of(sh));
-    build::build(sh, Path::new("kernel"), &image, &[])?;
+pub fn builder(ctx: &Ctx) -> Result<String> {
+    let image = image(ctx.flavour);
+    build::build(ctx, Path::new("kernel"), &image, &[])?;
     Ok(image)
 }
 
 /// Compiles the kernel in a container unless target/kernel/ holds one from this very builder
 /// image (same sources, configuration script and /init), or `rebuild` asks for it.
-pub fn build(sh: &Shell, rebuild: bool) -> Result<Built> {
-    let image = builder(sh)?;
+pub fn build(ctx: &Ctx, rebuild: bool) -> Result<Built> {
+    let sh = &ctx.sh;
+    let image = builder(ctx)?;
     let id = docker::image_id(sh, &image)?;
     let dir = docker::project_root().join(OUT);
     let stamp = dir.join("builder-id");
@@ -127,10 +131,9 @@ pub fn build(sh: &Shell, rebuild: bool) -> Result<Built> {
             cmd!(sh, "id -g").quiet().read()?
         );
         let mount = format!("{}:/out", dir.display());
-        let compile = cmd!(
-            sh,
-            "docker run --rm --name {CONTAINER} --user {user} --volume {mount} {image}"
-        );
+        let compile = Docker::local(sh).cmd(&[
+            "run", "--rm", "--name", CONTAINER, "--user", &user, "--volume", &mount, &image,
+        ]);
         progress::run(
             compile,
             &format!(
@@ -155,9 +158,7 @@ pub fn build(sh: &Shell, rebuild: bool) -> Result<Built> {
 
 /// `uname -r` inside a container of `image`: always the host's kernel.
 pub fn container_kernel(sh: &Shell, image: &str) -> Result<String> {
-    Ok(cmd!(sh, "docker run --rm {image} uname -r")
-        .quiet()
-        .read()?)
+    Docker::local(sh).read(&["run", "--rm", image, "uname", "-r"])
 }
 
 /// What the booted kernel printed.

@@ -3,20 +3,22 @@
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context};
-use xshell::{cmd, Shell};
 
 use super::{build, image, CONTAINER, HARDENED};
-use crate::docker::{self, Container, Flavour};
+use crate::ctx::Ctx;
+use crate::docker::{self, Container, Docker};
+use crate::flavour::Flavour;
 use crate::flavour::PROBE_VAR;
 use crate::harness::confinement::Confinement;
 use crate::harness::{one_error_line, xtask, Got, Suite};
 use crate::http;
 use crate::registry::Registry;
 
-pub fn run(sh: &Shell, suite: &mut Suite) {
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     let _ = suite.check("nginx: no engine reachable is one clear error", || {
         let out = xtask(
-            sh,
+            ctx,
             &["nginx"],
             &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
         )?;
@@ -30,7 +32,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     let _ = suite.check("nginx: a taken port is one clear error naming it", || {
         let taken = std::net::TcpListener::bind("0.0.0.0:0")?;
         let port = taken.local_addr()?.port().to_string();
-        let out = xtask(sh, &["nginx", "--port", &port], &[])?;
+        let out = xtask(ctx, &["nginx", "--port", &port], &[])?;
         let error = one_error_line(&out)?;
         ensure!(
             error.contains(&format!("port {port} is already taken")) && error.contains("--port"),
@@ -41,7 +43,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     let _ = suite.check(
         "nginx: --bind of an address not on this host is one clear error",
         || {
-            let out = xtask(sh, &["nginx", "--bind", "192.0.2.1"], &[])?;
+            let out = xtask(ctx, &["nginx", "--bind", "192.0.2.1"], &[])?;
             let error = one_error_line(&out)?;
             ensure!(
                 error.contains("--bind 192.0.2.1: not an address of this host"),
@@ -79,8 +81,8 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
-    let image = suite.check("nginx: image builds", || build(sh));
-    confined(sh, suite, image.as_ref());
+    let image = suite.check("nginx: image builds", || build(ctx));
+    confined(ctx, suite, image.as_ref());
     let web = suite.after(image.as_ref(), "nginx: container starts", |image| {
         Container::run(
             sh,
@@ -148,7 +150,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
     );
     let _ = suite.after(serving(), "nginx: runs as a non-root uid", |(web, _)| {
         let name = &web.name;
-        let uids = cmd!(sh, "docker top {name} -o pid,uid,comm").read()?;
+        let uids = Docker::local(sh).read(&["top", name, "-o", "pid,uid,comm"])?;
         let workers: Vec<&str> = uids
             .lines()
             .skip(1)
@@ -171,7 +173,8 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         "nginx: healthcheck reaches healthy",
         |(web, _)| {
             for _ in 0..60 {
-                match web.inspect("{{.State.Health.Status}}")?.as_str() {
+                let health = web.info()?.state.health.map(|health| health.status);
+                match health.as_deref().unwrap_or("none") {
                     "healthy" => return Ok(()),
                     "unhealthy" => bail!("the container turned unhealthy"),
                     _ => std::thread::sleep(Duration::from_millis(500)),
@@ -200,12 +203,10 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         "nginx: docker stop ends it gracefully",
         |(web, _)| {
             let name = &web.name;
-            cmd!(sh, "docker stop --time 10 {name}")
-                .ignore_stdout()
-                .run()?;
-            let code = web.inspect("{{.State.ExitCode}}")?;
+            Docker::local(sh).run(&["stop", "--time", "10", name])?;
+            let code = web.info()?.state.exit_code;
             ensure!(
-                code == "0",
+                code == 0,
                 "exit code {code} (137 would mean it had to be killed)"
             );
             Ok(())
@@ -215,12 +216,13 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
 
 /// `cargo xtask nginx` itself (it takes the name dockerlab-nginx, as a user's run would, and is
 /// taken down after): the container it starts, as `docker inspect` shows it.
-fn confined(sh: &Shell, suite: &mut Suite, image: Got<&String>) {
+fn confined(ctx: &Ctx, suite: &mut Suite, image: Got<&String>) {
+    let sh = &ctx.sh;
     let start = |bind: Option<&str>| -> anyhow::Result<(String, String)> {
         let port = docker::free_port()?.to_string();
         let mut args = vec!["nginx", "--port", &port];
         args.extend(bind.iter().flat_map(|b| ["--bind", b]));
-        let out = xtask(sh, &args, &[])?;
+        let out = xtask(ctx, &args, &[])?;
         ensure!(out.status.success(), "`cargo xtask nginx` failed");
         Ok((port, String::from_utf8_lossy(&out.stdout).into_owned()))
     };
@@ -270,25 +272,29 @@ fn confined(sh: &Shell, suite: &mut Suite, image: Got<&String>) {
             Ok(())
         },
     );
-    let _ = xtask(sh, &["nginx", "down"], &[]);
+    let _ = xtask(ctx, &["nginx", "down"], &[]);
 }
 
 /// `--flavour auto` (the default) and `--flavour upstream`, as a user without a registry meets
 /// them: the registry probe is pointed at a closed loopback port for the first, Docker Hub's
 /// own answer decides the second.
-pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
-    let auto = [("XTASK_FLAVOUR", "auto"), ("XTASK_OFFLINE", "false")];
+pub fn flavour_choice(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
+    let auto = [
+        (crate::flavour::FLAVOUR_VAR, "auto"),
+        ("XTASK_OFFLINE", "false"),
+    ];
     let _ = suite.check(
         "nginx: --flavour auto without a registry builds offline and says why",
         || {
             let closed = format!("127.0.0.1:{}", docker::free_port()?);
             let port = docker::free_port()?.to_string();
             let env = [auto.as_slice(), &[(PROBE_VAR, closed.as_str())]].concat();
-            let base = upstream_base(sh)?;
+            let base = upstream_base()?;
             // The one thing besides a registry that makes auto take upstream, read before.
             let upstream_here = docker::image_exists(sh, &base);
-            let out = served(sh, &["nginx", "--port", &port], &env, &port);
-            let _ = xtask(sh, &["nginx", "down"], &[]);
+            let out = served(ctx, &["nginx", "--port", &port], &env, &port);
+            let _ = xtask(ctx, &["nginx", "down"], &[]);
             let (out, page) = out?;
             ensure!(out.status.success(), "cargo xtask nginx failed");
             let stdout = String::from_utf8(out.stdout)?;
@@ -326,10 +332,10 @@ pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
         || {
             let port = docker::free_port()?.to_string();
             let args = ["--flavour", "upstream", "nginx", "--port", &port];
-            let out = served(sh, &args, &[("XTASK_OFFLINE", "false")], &port);
-            let _ = xtask(sh, &["nginx", "down"], &[]);
+            let out = served(ctx, &args, &[("XTASK_OFFLINE", "false")], &port);
+            let _ = xtask(ctx, &["nginx", "down"], &[]);
             let (out, page) = out?;
-            let base = upstream_base(sh)?;
+            let base = upstream_base()?;
             if out.status.success() {
                 // Docker Hub answered (or the base was here): the upstream image was built on
                 // that base, and it is what serves our page.
@@ -357,12 +363,12 @@ pub fn flavour_choice(sh: &Shell, suite: &mut Suite) {
 /// `cargo xtask ARGS` with `env`; when it succeeded, the image of the container that serves our
 /// page on `port` (the caller takes it down).
 fn served(
-    sh: &Shell,
+    ctx: &Ctx,
     args: &[&str],
     env: &[(&str, &str)],
     port: &str,
 ) -> anyhow::Result<(std::process::Output, anyhow::Result<String>)> {
-    let out = xtask(sh, args, env)?;
+    let out = xtask(ctx, args, env)?;
     if !out.status.success() {
         return Ok((out, Err(anyhow::anyhow!("it failed"))));
     }
@@ -372,17 +378,12 @@ fn served(
             "not our page on port {port}: status {}",
             page.status
         );
-        let format = "{{.Config.Image}}";
-        Ok(cmd!(sh, "docker inspect --format {format} {CONTAINER}")
-            .quiet()
-            .read()?)
+        Docker::local(&ctx.sh).read(&["inspect", "--format", "{{.Config.Image}}", CONTAINER])
     });
     Ok((out, page))
 }
 
 /// The upstream flavour's base of our nginx image, as its Dockerfile names it.
-fn upstream_base(sh: &Shell) -> anyhow::Result<String> {
-    let sh = sh.clone();
-    sh.set_var(docker::FLAVOUR_VAR, "upstream");
-    crate::build::base(&sh, std::path::Path::new(super::CONTEXT))
+fn upstream_base() -> anyhow::Result<String> {
+    super::base(Flavour::Upstream)
 }

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, Subcommand};
-use xshell::{cmd, Shell};
 
 use crate::build;
-use crate::docker::{self, Flavour};
+use crate::ctx::Ctx;
+use crate::docker::{self, Docker};
+use crate::flavour::Flavour;
 
 /// Name of the container `cargo xtask nginx` runs.
 pub const CONTAINER: &str = "dockerlab-nginx";
@@ -73,7 +74,8 @@ enum Action {
 }
 
 impl Nginx {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
         docker::engine(sh)?;
         if self.action == Some(Action::Down) {
             docker::remove_container(sh, CONTAINER);
@@ -90,17 +92,23 @@ impl Nginx {
         // The port is checked first (our own container may hold it), so a taken one fails fast.
         docker::remove_container(sh, CONTAINER);
         docker::port_free(self.port)?;
-        let image = build(sh)?;
+        let image = build(ctx)?;
         let publish = format!("{}:8080", socket(self.bind, self.port));
         // Back after a restart of the engine or the machine, as the Redmine stack is; gone after
         // `cargo xtask nginx down`.
-        cmd!(
-            sh,
-            "docker run --detach --name {CONTAINER} --restart unless-stopped --publish {publish} {HARDENED...} {image}"
-        )
-        .ignore_stdout()
-        .run()
-        .context("starting the nginx container")?;
+        let run = [
+            "run",
+            "--detach",
+            "--name",
+            CONTAINER,
+            "--restart",
+            "unless-stopped",
+            "--publish",
+            &publish,
+        ];
+        Docker::local(sh)
+            .run(&[&run[..], HARDENED, &[&image]].concat())
+            .context("starting the nginx container")?;
         // An unspecified address (0.0.0.0, ::) is reached on the loopback.
         let reach = match self.bind {
             IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".parse()?,
@@ -150,21 +158,22 @@ pub fn image(flavour: Flavour) -> String {
 pub const CONTEXT: &str = "nginx";
 
 /// Builds the image of the current flavour (a warm rebuild is a cache hit) and returns its name.
-pub fn build(sh: &Shell) -> Result<String> {
-    let image = image(Flavour::of(sh));
-    build_in(sh, &image, Path::new(CONTEXT), &[])?;
+pub fn build(ctx: &Ctx) -> Result<String> {
+    let image = image(ctx.flavour);
+    build_in(ctx, &image, Path::new(CONTEXT), &[])?;
     Ok(image)
 }
 
-/// The base image of the current flavour (what its Dockerfile's `FROM ${BASE}` becomes).
-pub fn base(sh: &Shell) -> Result<String> {
-    build::base(sh, Path::new(CONTEXT))
+/// The base image of a flavour (what its Dockerfile's `FROM ${BASE}` becomes).
+pub fn base(flavour: Flavour) -> Result<String> {
+    build::base(flavour, Path::new(CONTEXT))
 }
 
 /// Builds the Dockerfile of `context` on the current flavour's base (ours, or a copy of it) into `tag`, with
 /// the build facts; `extra` goes to `docker build` as is (`--no-cache`). The benchmark builds
 /// copies this way.
-pub fn build_in(sh: &Shell, tag: &str, context: &Path, extra: &[&str]) -> Result<()> {
+pub fn build_in(ctx: &Ctx, tag: &str, context: &Path, extra: &[&str]) -> Result<()> {
+    let sh = &ctx.sh;
     let version = format!("VERSION={}", env!("CARGO_PKG_VERSION"));
     let revision = format!("REVISION={}", docker::git_revision(sh));
     let created = format!("CREATED={}", docker::git_date(sh));
@@ -172,5 +181,5 @@ pub fn build_in(sh: &Shell, tag: &str, context: &Path, extra: &[&str]) -> Result
     for arg in [&version, &revision, &created] {
         args.extend(["--build-arg", arg]);
     }
-    build::build(sh, context, tag, &args)
+    build::build(ctx, context, tag, &args)
 }

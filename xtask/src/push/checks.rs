@@ -12,8 +12,9 @@ use xshell::{cmd, Shell};
 
 use super::names::{NAME_MAX, TAG_MAX};
 use super::{version_tag, PASSWORD_VAR, USERNAME_VAR};
+use crate::ctx::Ctx;
 use crate::docker::is_digest;
-use crate::docker::{self, Container, Flavour};
+use crate::docker::{self, Container, Docker};
 use crate::harness::{one_error_line, Suite};
 use crate::http;
 use crate::registry::{Login, Registry, MANIFEST_V2};
@@ -34,9 +35,7 @@ struct LocalRefs<'a> {
 impl LocalRefs<'_> {
     fn list(&self) -> Result<Vec<String>> {
         let format = "{{.Repository}} {{.Tag}} {{.Digest}}";
-        let rows = cmd!(self.sh, "docker images --digests --format {format}")
-            .quiet()
-            .read()?;
+        let rows = Docker::local(self.sh).read(&["images", "--digests", "--format", format])?;
         let mut refs = Vec::new();
         for row in rows.lines().filter(|row| row.starts_with(&self.prefix)) {
             let mut fields = row.split_whitespace();
@@ -59,11 +58,7 @@ impl LocalRefs<'_> {
     /// judged by what is left.
     fn remove(&self) -> Result<()> {
         for reference in self.list()? {
-            let _ = cmd!(self.sh, "docker image rm {reference}")
-                .quiet()
-                .ignore_stdout()
-                .ignore_stderr()
-                .run();
+            Docker::local(self.sh).succeeds(&["image", "rm", &reference]);
         }
         let left = self.list()?;
         ensure!(left.is_empty(), "could not remove {left:?}");
@@ -92,21 +87,25 @@ fn empty(registry: &Registry) -> Result<()> {
 /// Runs `cargo xtask push` (this very binary, not cargo again) against the test registry, with
 /// its own DOCKER_CONFIG and, when given, credentials; shows its output in the log.
 fn xtask_push(
-    sh: &Shell,
+    ctx: &Ctx,
     registry: &str,
     config: &Path,
     credentials: Option<(&str, &str)>,
     args: &[&str],
     path: Option<&str>,
 ) -> Result<Output> {
-    let exe = std::env::current_exe().context("finding the xtask binary")?;
-    let mut push = cmd!(
-        sh,
-        "{exe} push --registry {registry} --repository {TEST_REPOSITORY} {args...}"
-    )
-    .env("DOCKER_CONFIG", config)
-    .env_remove(USERNAME_VAR)
-    .env_remove(PASSWORD_VAR);
+    let push_args = [
+        "push",
+        "--registry",
+        registry,
+        "--repository",
+        TEST_REPOSITORY,
+    ];
+    let mut push = ctx
+        .xtask(&[&push_args[..], args].concat())?
+        .env("DOCKER_CONFIG", config)
+        .env_remove(USERNAME_VAR)
+        .env_remove(PASSWORD_VAR);
     if let Some((user, password)) = credentials {
         push = push.env(USERNAME_VAR, user).env(PASSWORD_VAR, password);
     }
@@ -141,10 +140,11 @@ fn which(program: &str) -> Result<PathBuf> {
 }
 
 /// The checks of `cargo xtask test` for `cargo xtask push`.
-pub fn run(sh: &Shell, suite: &mut Suite) {
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     let _ = suite.check(
         "push: invalid repository or tag is one clear error, docker never called",
-        rejects_bad_input_without_docker(sh),
+        rejects_bad_input_without_docker(ctx),
     );
     let started = suite.check(
         "push: a local docker-registry with htpasswd auth starts",
@@ -194,7 +194,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             let (addr, user, password) = (&*registry.addr, &*login.user, &*login.password);
             let config = registry.docker_config("docker-wrong")?;
             let wrong = format!("{password}-wrong");
-            let out = xtask_push(sh, addr, &config, Some((user, &wrong)), &[], None)?;
+            let out = xtask_push(ctx, addr, &config, Some((user, &wrong)), &[], None)?;
             let error = one_error_line(&out)?;
             ensure!(
                 error.contains("401 Unauthorized") && error.contains(PASSWORD_VAR),
@@ -215,7 +215,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         |((registry, _), refs)| {
             let addr = &*registry.addr;
             let config = registry.docker_config("docker-none")?;
-            let out = xtask_push(sh, addr, &config, None, &[], None)?;
+            let out = xtask_push(ctx, addr, &config, None, &[], None)?;
             let error = one_error_line(&out)?;
             ensure!(
                 error.contains("not logged in") && error.contains("401 Unauthorized"),
@@ -232,7 +232,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             let (user, password) = (&*login.user, &*login.password);
             let config = registry.docker_config("docker-unreachable")?;
             let nowhere = format!("127.0.0.1:{}", docker::free_port()?);
-            let out = xtask_push(sh, &nowhere, &config, Some((user, password)), &[], None)?;
+            let out = xtask_push(ctx, &nowhere, &config, Some((user, password)), &[], None)?;
             let error = one_error_line(&out)?;
             ensure!(error.contains("unreachable"), "unclear: {error}");
             Ok(())
@@ -257,7 +257,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             )?;
             let config = registry.docker_config("docker-nobuild")?;
             let path = format!("{}:{}", scratch.path().display(), std::env::var("PATH")?);
-            let out = xtask_push(sh, addr, &config, Some((user, password)), &[], Some(&path))?;
+            let out = xtask_push(ctx, addr, &config, Some((user, password)), &[], Some(&path))?;
             let error = one_error_line(&out)?;
             ensure!(error.contains("could not be built"), "unclear: {error}");
             empty(registry)?;
@@ -276,7 +276,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             let (addr, user, password) = (&*registry.addr, &*login.user, &*login.password);
             let config = config.as_ref().map_err(|e| anyhow!("{e:#}"))?;
             let out = xtask_push(
-                sh,
+                ctx,
                 addr,
                 config,
                 Some((user, password)),
@@ -285,7 +285,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             )?;
             ensure!(out.status.success(), "cargo xtask push failed");
             let stdout = String::from_utf8_lossy(&out.stdout);
-            let flavour = Flavour::of(sh);
+            let flavour = ctx.flavour;
             let mut expected = vec![
                 version_tag(flavour),
                 format!("{}{}", docker::git_revision(sh), flavour.tag_suffix()),
@@ -314,7 +314,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         good.as_ref().and(digest.as_ref()),
         "push: the registry serves the reported digest for every tag",
         |((registry, ..), digest)| {
-            for tag in [version_tag(Flavour::of(sh)), "e2e".into()] {
+            for tag in [version_tag(ctx.flavour), "e2e".into()] {
                 let path = format!("/v2/{TEST_REPOSITORY}/manifests/{tag}");
                 let resp = registry.get(&path, MANIFEST_V2)?;
                 ensure!(resp.status == 200, "{path}: status {}", resp.status);
@@ -334,14 +334,14 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             refs.remove()?;
             let config = config.as_ref().map_err(|e| anyhow!("{e:#}"))?;
             let reference = format!("{name}@{digest}");
-            cmd!(sh, "docker pull {reference}")
+            Docker::local(sh)
+                .cmd(&["pull", &reference])
                 .env("DOCKER_CONFIG", config)
                 .run()
                 .context("pulling by digest")?;
             let format = "{{json .RepoDigests}}";
-            let digests = cmd!(sh, "docker image inspect --format {format} {reference}")
-                .quiet()
-                .read()?;
+            let digests =
+                Docker::local(sh).read(&["image", "inspect", "--format", format, &reference])?;
             ensure!(
                 digests.contains(&format!("\"{reference}\"")),
                 "the pulled image has the digests {digests}"
@@ -383,15 +383,14 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             );
             ensure!(!files.exists(), "{} is still there", files.display());
             let format = "{{.Repository}}";
-            let images = cmd!(sh, "docker images --format {format}").quiet().read()?;
+            let images = Docker::local(sh).read(&["images", "--format", format])?;
             ensure!(
                 !images.lines().any(|repo| repo.starts_with(&prefix)),
                 "images of {prefix} are left"
             );
             let name = format!("name=^{TEST_CONTAINER}$");
-            let containers = cmd!(sh, "docker ps --all --quiet --filter {name}")
-                .quiet()
-                .read()?;
+            let containers =
+                Docker::local(sh).read(&["ps", "--all", "--quiet", "--filter", &name])?;
             ensure!(containers.is_empty(), "container {TEST_CONTAINER} is left");
             Ok(())
         },
@@ -400,7 +399,8 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
 
 /// Bad repositories and tags must fail with one line before any docker call: a stand-in
 /// `docker` first on PATH records any call.
-fn rejects_bad_input_without_docker(sh: &Shell) -> impl FnOnce() -> Result<()> + '_ {
+fn rejects_bad_input_without_docker(ctx: &Ctx) -> impl FnOnce() -> Result<()> + '_ {
+    let sh = &ctx.sh;
     move || {
         let scratch = Scratch::temp("reject")?;
         let marker = scratch.join("docker-was-called");
@@ -433,9 +433,10 @@ fn rejects_bad_input_without_docker(sh: &Shell) -> impl FnOnce() -> Result<()> +
             scratch.path().display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        let exe = std::env::current_exe()?;
         for (args, expected) in cases {
-            let out = cmd!(sh, "{exe} push --registry 127.0.0.1:9 {args...}")
+            let push_args = ["push", "--registry", "127.0.0.1:9"];
+            let out = ctx
+                .xtask(&[&push_args[..], args].concat())?
                 .env("PATH", &path)
                 .env("DOCKER_CONFIG", &config)
                 .ignore_status()

@@ -5,14 +5,16 @@ use std::io::{BufRead, BufReader};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use clap::Args;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use crate::docker::{self, is_digest, Flavour};
+use crate::docker::{self, is_digest, Docker};
+use crate::flavour::Flavour;
 use crate::{nginx, progress};
 
 pub mod checks;
 mod names;
 
+use crate::ctx::Ctx;
 use names::{check_registry, check_repository, check_tag};
 
 /// Docker Hub's names for itself: pushing to any of them (or without --registry) is Docker Hub.
@@ -39,9 +41,10 @@ pub struct Push {
 }
 
 impl Push {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
         let credentials = credentials(sh)?;
-        let mut tags = default_tags(sh);
+        let mut tags = default_tags(ctx);
         tags.extend(self.tags);
         // Everything the user gave is checked before docker is asked anything.
         let target = Target::new(
@@ -55,7 +58,7 @@ impl Push {
             target.login(sh, user, password)?;
         }
         let image =
-            nginx::build(sh).context("the image to push is not here and could not be built")?;
+            nginx::build(ctx).context("the image to push is not here and could not be built")?;
         let digest = target.publish(sh, &image)?;
         println!(
             "verified: {} serves {digest} for every tag; anyone can run it with\n  \
@@ -86,10 +89,7 @@ pub fn publish(
     let digest = target.publish(sh, image)?;
     // The registry has it now; the local name was only the way there.
     let reference = target.reference(tag);
-    cmd!(sh, "docker image rm {reference}")
-        .quiet()
-        .ignore_stdout()
-        .run()?;
+    Docker::local(sh).read(&["image", "rm", &reference])?;
     Ok(digest)
 }
 
@@ -109,8 +109,9 @@ fn credentials(sh: &Shell) -> Result<Option<(String, String)>> {
 }
 
 /// The version (`1.0.0`, `1.0.0-offline`) and the git commit (`caddd76c2f33`, `…-offline`).
-fn default_tags(sh: &Shell) -> Vec<String> {
-    let flavour = Flavour::of(sh);
+fn default_tags(ctx: &Ctx) -> Vec<String> {
+    let sh = &ctx.sh;
+    let flavour = ctx.flavour;
     let mut tags = vec![version_tag(flavour)];
     let revision = docker::git_revision(sh);
     if revision != "unknown" {
@@ -234,12 +235,12 @@ impl Target {
         let id = docker::image_id(sh, image)?;
         for tag in &self.tags {
             let reference = self.reference(tag);
-            cmd!(sh, "docker tag {id} {reference}").run()?;
+            Docker::local(sh).run(&["tag", &id, &reference])?;
         }
         let mut pushed: Option<String> = None;
         for tag in &self.tags {
             let reference = self.reference(tag);
-            let digest = self.push(&reference)?;
+            let digest = self.push(sh, &reference)?;
             match &pushed {
                 Some(first) => ensure!(
                     *first == digest,
@@ -269,15 +270,14 @@ impl Target {
             "$ docker login --username {user} --password-stdin {}  (password from ${PASSWORD_VAR})",
             server.join(" ")
         );
-        let out = cmd!(
-            sh,
-            "docker login --username {user} --password-stdin {server...}"
-        )
-        .stdin(password)
-        .secret()
-        .ignore_status()
-        .output()
-        .context("running docker login")?;
+        let out = Docker::local(sh)
+            .cmd(&["login", "--username", user, "--password-stdin"])
+            .args(server)
+            .stdin(password)
+            .secret()
+            .ignore_status()
+            .output()
+            .context("running docker login")?;
         if out.status.success() {
             return Ok(());
         }
@@ -286,10 +286,11 @@ impl Target {
     }
 
     /// `docker push`, its progress shown as it goes; returns the digest the registry reported.
-    fn push(&self, reference: &str) -> Result<String> {
+    fn push(&self, sh: &Shell, reference: &str) -> Result<String> {
         eprintln!("$ docker push {reference}");
         let step = progress::Step::start(&format!("pushing {reference}"));
-        let reader = duct::cmd!("docker", "push", reference)
+        let reader = Docker::local(sh)
+            .duct(&["push", reference])
             .stderr_to_stdout()
             .unchecked()
             .reader()
@@ -327,13 +328,16 @@ impl Target {
         } else {
             &[]
         };
-        let manifest = cmd!(
-            sh,
-            "docker manifest inspect --verbose {insecure...} {reference}"
-        )
-        .quiet()
-        .read()
-        .with_context(|| format!("asking {} for the manifest of {reference}", self.shown()))?;
+        let manifest = Docker::local(sh)
+            .read(
+                &[
+                    &["manifest", "inspect", "--verbose"],
+                    insecure,
+                    &[&reference],
+                ]
+                .concat(),
+            )
+            .with_context(|| format!("asking {} for the manifest of {reference}", self.shown()))?;
         descriptor_digest(&manifest).with_context(|| {
             format!(
                 "`docker manifest inspect --verbose {reference}` gave no Descriptor digest (a \
@@ -345,12 +349,7 @@ impl Target {
     /// Docker's error of a login or push, in plain words: one line saying what to do.
     fn failure(&self, docker_said: &str, action: Action, what: &str) -> anyhow::Error {
         let lower = docker_said.to_lowercase();
-        let said = docker_said
-            .lines()
-            .map(str::trim)
-            .rfind(|line| !line.is_empty())
-            .unwrap_or("no output")
-            .trim_start_matches("Error response from daemon: ");
+        let said = docker::reason(docker_said);
         let registry = self.shown();
         let login = match &self.registry {
             Some(host) => format!("docker login {host}"),

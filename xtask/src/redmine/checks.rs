@@ -6,11 +6,13 @@ use anyhow::{ensure, Context, Result};
 use serde_json::json;
 use xshell::{cmd, Shell};
 
-use super::web::{self, between, Api, Browser};
 use super::{contract_checks as contracts, Stack};
 use super::{hardening_checks, upgrade_checks as upgrade};
-use crate::docker::{self, Flavour};
+use crate::ctx::Ctx;
+use crate::docker::{self, Docker};
+use crate::flavour::Flavour;
 use crate::harness::{fails_saying, Suite};
+use crate::testkit::web::{self, between, Api, Browser};
 
 /// Our theme's directory name, and the header colour only it gives Redmine.
 const THEME: &str = "harbour";
@@ -25,18 +27,19 @@ struct Fixture {
     sha256: String,
 }
 
-pub fn run(sh: &Shell, suite: &mut Suite) {
-    stack_checks(sh, suite);
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
+    stack_checks(ctx, suite);
     // After the main test stack is down: two Redmines at once would only slow both.
-    hardening_checks::oom(sh, suite);
+    hardening_checks::oom(ctx, suite);
 }
 
-fn stack_checks(sh: &Shell, suite: &mut Suite) {
+fn stack_checks(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     let work = docker::project_root().join("target/dockerlab-redmine-test");
     let port = suite.check("redmine: a free port for the test stack", docker::free_port);
     let stack = port
         .as_ref()
-        .map(|&port| Stack::scratch(sh, "dockerlab-redmine-test", port, &work));
+        .map(|&port| Stack::scratch(ctx, "dockerlab-redmine-test", port, &work));
     let up = suite.after(
         stack.as_ref(),
         "redmine: stack builds and comes up healthy",
@@ -179,10 +182,10 @@ fn stack_checks(sh: &Shell, suite: &mut Suite) {
                 "our stack stopped: {running:?}"
             );
             let label = format!("label=com.docker.compose.project={}", stack.project);
-            let volumes = cmd!(sh, "docker volume ls --quiet --filter {label}").quiet().read()?;
+            let volumes = Docker::local(sh).list("volume", &["--quiet", "--filter", &label])?;
             ensure!(
-                volumes.lines().count() >= 3
-                    && volumes.lines().all(|v| v.starts_with(&format!("{}_", stack.project))),
+                volumes.len() >= 3
+                    && volumes.iter().all(|v| v.starts_with(&format!("{}_", stack.project))),
                 "the volumes of {} are not its own: {volumes:?}",
                 stack.project
             );
@@ -197,7 +200,7 @@ fn stack_checks(sh: &Shell, suite: &mut Suite) {
             // By now the healthcheck has run every 2 s for minutes. One that names no role, or a
             // role that does not exist, leaves a FATAL line in the log each time.
             let db = stack.container(sh, "db")?;
-            let out = cmd!(sh, "docker logs {db}").quiet().output()?;
+            let out = Docker::local(sh).cmd(&["logs", &db]).quiet().output()?;
             let log = String::from_utf8_lossy(&out.stderr);
             let failed: Vec<&str> = log
                 .lines()
@@ -247,7 +250,7 @@ fn stack_checks(sh: &Shell, suite: &mut Suite) {
             &format!("redmine: data survives docker kill of {service} + up"),
             |(stack, _, fixture)| {
                 let id = stack.container(sh, service)?;
-                cmd!(sh, "docker kill {id}").ignore_stdout().run()?;
+                Docker::local(sh).run(&["kill", &id])?;
                 stack.up(sh)?;
                 still_there(sh, stack, fixture)
             },

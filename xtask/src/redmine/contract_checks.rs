@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use super::{web, Stack};
-use crate::docker::{self, Container};
+use super::Stack;
+use crate::docker::{self, Container, Docker};
 use crate::harness::{Got, Suite};
 use crate::scratch::Scratch;
+use crate::testkit::web;
 
 /// The containers these checks start, removed at the end of each.
 const PREFIX: &str = "dockerlab-redmine-test-contract";
@@ -119,11 +120,16 @@ fn init_scripts(sh: &Shell, image: &str) -> Result<()> {
     )?;
     let psql = |sql: &str| -> Result<String> {
         let name = &db.name;
-        Ok(
-            cmd!(sh, "docker exec {name} psql --username=postgres --dbname=probe --tuples-only --no-align --command {sql}")
-                .quiet()
-                .read()?,
-        )
+        let psql = [
+            "psql",
+            "--username=postgres",
+            "--dbname=probe",
+            "--tuples-only",
+            "--no-align",
+            "--command",
+            sql,
+        ];
+        Ok(Docker::local(sh).exec(name, &psql).quiet().read()?)
     };
     let steps = "SELECT string_agg(step, ',' ORDER BY id) FROM dockerlab_init";
     ready(sh, &db.name)?;
@@ -133,10 +139,7 @@ fn init_scripts(sh: &Shell, image: &str) -> Result<()> {
         "after the first start the scripts left {first:?}, not sql,sh,sql.gz (in that order)"
     );
     let name = &db.name;
-    cmd!(sh, "docker restart {name}")
-        .quiet()
-        .ignore_stdout()
-        .run()?;
+    Docker::local(sh).read(&["restart", name])?;
     ready(sh, &db.name)?;
     let second = psql(steps)?;
     ensure!(
@@ -167,22 +170,21 @@ fn init_scripts(sh: &Shell, image: &str) -> Result<()> {
 fn ready(sh: &Shell, name: &str) -> Result<()> {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(90) {
-        let up = cmd!(sh, "docker exec {name} pg_isready --quiet --host=127.0.0.1")
+        let up = ["pg_isready", "--quiet", "--host=127.0.0.1"];
+        if Docker::local(sh)
+            .exec(name, &up)
             .quiet()
             .ignore_stderr()
-            .run();
-        if up.is_ok() {
+            .run()
+            .is_ok()
+        {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(300));
     }
-    let logs = cmd!(sh, "docker logs --tail 20 {name}")
-        .quiet()
-        .ignore_status()
-        .output()?;
     anyhow::bail!(
         "{name} did not accept connections within 90 s: {}",
-        String::from_utf8_lossy(&logs.stderr).trim()
+        Docker::local(sh).logs_tail(name, 20)
     )
 }
 
@@ -191,13 +193,22 @@ fn ready(sh: &Shell, name: &str) -> Result<()> {
 fn both_set(sh: &Shell, image: &str, set: &[&str; 2]) -> Result<()> {
     // REDMINE_DB_POSTGRES makes the base's entry point read the database settings.
     let [one, other] = set;
-    let out = cmd!(
-        sh,
-        "timeout 120 docker run --rm --env {one} --env {other} --env REDMINE_DB_POSTGRES=db {image}"
-    )
-    .quiet()
-    .ignore_status()
-    .output()?;
+    let run = [
+        "run",
+        "--rm",
+        "--env",
+        one,
+        "--env",
+        other,
+        "--env",
+        "REDMINE_DB_POSTGRES=db",
+        image,
+    ];
+    let out = Docker::local(sh)
+        .cmd_within(120, &run)
+        .quiet()
+        .ignore_status()
+        .output()?;
     ensure!(!out.status.success(), "the container started");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
@@ -248,13 +259,11 @@ fn sqlite(sh: &Shell, image: &str) -> Result<()> {
         "/usr/src/redmine/sqlite is not a volume (mount: {mount_type:?})"
     );
     let name = &redmine.name;
-    cmd!(
-        sh,
-        "docker exec {name} test -s /usr/src/redmine/sqlite/redmine.db"
-    )
-    .quiet()
-    .run()
-    .context("no SQLite database in the volume")?;
+    Docker::local(sh)
+        .exec(name, &["test", "-s", "/usr/src/redmine/sqlite/redmine.db"])
+        .quiet()
+        .run()
+        .context("no SQLite database in the volume")?;
     web::login(&base, "admin", "sqlite-contract-admin")
         .context("the admin password from the _FILE (trailing newlines dropped) does not log in")?;
     Ok(())
@@ -262,9 +271,7 @@ fn sqlite(sh: &Shell, image: &str) -> Result<()> {
 
 /// The major of a pinned upstream image (`ARG BASE=name:MAJOR.…` of a Dockerfile of ours).
 fn pinned_major(dockerfile: &str) -> Result<String> {
-    let path = docker::project_root().join(dockerfile);
-    let base = crate::build::arg_base(&std::fs::read_to_string(&path)?)
-        .with_context(|| format!("{dockerfile} has no `ARG BASE=`"))?;
+    let base = crate::dockerfile::Dockerfile::read(dockerfile)?.require_arg_base()?;
     let tag = base.split_once(':').map(|(_, tag)| tag).unwrap_or_default();
     Ok(tag.split(['.', '-']).next().unwrap_or_default().to_string())
 }
@@ -274,20 +281,14 @@ fn pinned_major(dockerfile: &str) -> Result<String> {
 fn majors(sh: &Shell, stack: &Stack, db: &str, redmine: &str) -> Result<()> {
     // (read from the source: loading lib/redmine/version.rb needs half of Redmine)
     let script = r#"v = File.read("lib/redmine/version.rb"); puts %w[MAJOR MINOR TINY].map { |k| v[/#{k}\s*=\s*(\d+)/, 1] }.join(".")"#;
-    let version = cmd!(
-        sh,
-        "docker run --rm --entrypoint ruby {redmine} -e {script}"
-    )
-    .quiet()
-    .read()?;
+    let docker = Docker::local(sh);
+    let version = docker.read(&["run", "--rm", "--entrypoint", "ruby", redmine, "-e", script])?;
     let wanted = pinned_major("redmine/Dockerfile")?;
     ensure!(
         version.split('.').next() == Some(wanted.as_str()),
         "the Redmine image reports {version}, the upstream flavour pins {wanted}.x"
     );
-    let version = cmd!(sh, "docker run --rm --entrypoint postgres {db} --version")
-        .quiet()
-        .read()?;
+    let version = docker.read(&["run", "--rm", "--entrypoint", "postgres", db, "--version"])?;
     let wanted = pinned_major("redmine/postgres/Dockerfile")?;
     ensure!(
         version.contains(&format!(" {wanted}.")),

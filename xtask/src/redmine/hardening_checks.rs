@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use super::web;
 use super::Stack;
-use crate::docker;
+use crate::ctx::Ctx;
+use crate::docker::{self, Docker};
 use crate::harness::confinement::Confinement;
 use crate::harness::{Got, Suite};
+use crate::testkit::web;
 
 /// The container of `service` in the stack (running or not).
 fn container(sh: &Shell, stack: &Stack, service: &str) -> Result<String> {
@@ -58,12 +59,13 @@ pub fn confined(sh: &Shell, suite: &mut Suite, stack: Got<&Stack>) {
 /// inside its cgroup ([`oom_kill`]) makes the kernel's OOM killer kill the server, and its restart
 /// policy brings it back. Redmine goes through it twice; then PostgreSQL, which holds the data,
 /// and the project must still be served. Bounded: a cold start, then at most 300 s per kill.
-pub fn oom(sh: &Shell, suite: &mut Suite) {
+pub fn oom(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     let work = docker::project_root().join("target/dockerlab-redmine-oom");
     let port = suite.check("redmine oom: a free port for its stack", docker::free_port);
     let stack = port
         .as_ref()
-        .map(|&port| Stack::scratch(sh, "dockerlab-redmine-oom", port, &work));
+        .map(|&port| Stack::scratch(ctx, "dockerlab-redmine-oom", port, &work));
     let api = suite.after(
         stack.as_ref(),
         "redmine oom: its stack comes up and a project is created",
@@ -133,30 +135,38 @@ fn oom_kill(sh: &Shell, stack: &Stack, service: &str) -> Result<()> {
     ensure!(limit > 0, "{service} has no memory limit");
     let restarts = before.restarts();
     let since = cmd!(sh, "date +%s").quiet().read()?;
-    let owner = cmd!(sh, "docker exec {id} stat -c %u /proc/1")
-        .quiet()
-        .read()?;
-    cmd!(
-        sh,
-        "docker exec --user {owner} {id} sh -c 'echo 1000 > /proc/1/oom_score_adj'"
-    )
-    .run()
-    .with_context(|| format!("putting {service}'s PID 1 first in the OOM killer's line"))?;
+    let docker = Docker::local(sh);
+    let owner = docker.read(&["exec", &id, "stat", "-c", "%u", "/proc/1"])?;
+    docker
+        .run(&[
+            "exec",
+            "--user",
+            &owner,
+            &id,
+            "sh",
+            "-c",
+            "echo 1000 > /proc/1/oom_score_adj",
+        ])
+        .with_context(|| format!("putting {service}'s PID 1 first in the OOM killer's line"))?;
     let buffer = format!("bs={}M", ((2 * limit) >> 20) + 64);
     // It is killed with the container: its failure is the expected end.
-    let _ = cmd!(
-        sh,
-        "docker exec {id} dd if=/dev/zero of=/dev/null {buffer} count=1"
-    )
-    .ignore_status()
-    .run();
+    let _ = docker
+        .cmd(&[
+            "exec",
+            &id,
+            "dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            &buffer,
+            "count=1",
+        ])
+        .ignore_status()
+        .run();
     let start = Instant::now();
     loop {
         let now = Confinement::of(sh, &id)?;
         let health_format = "{{.State.Health.Status}}";
-        let health = cmd!(sh, "docker inspect --format {health_format} {id}")
-            .quiet()
-            .read()?;
+        let health = docker.read(&["inspect", "--format", health_format, &id])?;
         if now.restarts() > restarts && health == "healthy" {
             ensure!(
                 now.restarts() == restarts + 1,
@@ -175,12 +185,10 @@ fn oom_kill(sh: &Shell, stack: &Stack, service: &str) -> Result<()> {
     }
     let until = cmd!(sh, "date +%s").quiet().read()?;
     let format = "{{.Status}}";
-    let events = cmd!(
-        sh,
-        "docker events --since {since} --until {until} --filter container={id} --format {format}"
-    )
-    .quiet()
-    .read()?;
+    let filter = format!("container={id}");
+    let events = docker.read(&[
+        "events", "--since", &since, "--until", &until, "--filter", &filter, "--format", format,
+    ])?;
     let events: Vec<&str> = events.lines().collect();
     ensure!(
         events.contains(&"oom") && events.contains(&"die"),

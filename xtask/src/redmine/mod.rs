@@ -1,15 +1,12 @@
 //! `cargo xtask redmine`: Redmine with PostgreSQL from redmine/compose.yaml, our theme baked into
 //! the image; up, down, status, logs, backup and restore.
 
+pub mod backup;
 pub mod checks;
 mod contract_checks;
-mod deploy;
 mod hardening_checks;
-mod stack;
-mod swarm_backup;
-pub mod swarm_stack;
+pub mod stack;
 mod upgrade_checks;
-pub mod web;
 
 pub use stack::Stack;
 
@@ -17,9 +14,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use xshell::Shell;
 
-use crate::docker::{self, Flavour};
+use crate::ctx::Ctx;
+use crate::docker;
 
 /// Run Redmine with our theme and PostgreSQL (redmine/compose.yaml), back it up and restore it.
 #[derive(Args)]
@@ -66,17 +63,17 @@ enum Action {
     },
     /// Deploy the stack to a Docker Swarm instead (--port is the front door's), or take it down
     /// with --remove (docs/swarm.md).
-    Deploy(deploy::Deploy),
+    Deploy(crate::swarm::deploy::Deploy),
 }
 
 /// The user's stack: its project name, secrets and backups (the Swarm stack shares the secrets).
-pub fn user_stack(sh: &Shell, port: u16) -> Result<Stack> {
+pub fn user_stack(ctx: &Ctx, port: u16) -> Result<Stack> {
     let root = docker::project_root();
     let secrets = root.join("redmine/.secrets");
     stack::adopt_flat_secrets(&secrets)?;
     Ok(Stack::new(
         "dockerlab-redmine",
-        Flavour::of(sh),
+        ctx.flavour,
         port,
         &secrets,
         root.join("backups"),
@@ -84,9 +81,10 @@ pub fn user_stack(sh: &Shell, port: u16) -> Result<Stack> {
 }
 
 impl Redmine {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
         docker::engine(sh)?;
-        let stack = user_stack(sh, self.port)?;
+        let stack = user_stack(ctx, self.port)?;
         match self.action.unwrap_or(Action::Up) {
             Action::Up => {
                 stack.up(sh)?;
@@ -98,7 +96,7 @@ impl Redmine {
                 );
             }
             Action::Down { volumes } => stack.down(sh, volumes)?,
-            Action::Deploy(deploy) => deploy.run(sh, &stack)?,
+            Action::Deploy(deploy) => deploy.run(ctx, &stack)?,
             Action::Status => {
                 stack.compose(sh, &["ps", "--all"]).run()?;
             }
@@ -111,7 +109,7 @@ impl Redmine {
             }
             Action::Backup { swarm, context } => {
                 let file = if swarm {
-                    swarm_backup::backup(sh, &stack, context.as_deref())?
+                    crate::swarm::backup::backup(sh, &stack, context.as_deref())?
                 } else {
                     stack.backup(sh)?
                 };

@@ -5,11 +5,13 @@ use std::ops::Deref;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, ensure, Context, Result};
-use xshell::{cmd, Shell};
+use anyhow::{ensure, Context, Result};
+use xshell::Shell;
 
-use crate::docker::{self, Flavour};
-use crate::scratch::{random_hex, Scratch};
+use crate::ctx::Ctx;
+use crate::docker::{self, Docker};
+use crate::flavour::Flavour;
+use crate::scratch::random_hex;
 use crate::{bases, progress};
 
 /// The database's user and name, as compose.yaml sets them.
@@ -40,32 +42,6 @@ const SECRETS: [(&str, usize); 3] = [
     ("admin_password", 18),
     ("secret_key_base", 64),
 ];
-
-/// Writes `backups/redmine-TIMESTAMP.tar.gz` of what two commands write to their stdout, run
-/// wherever the stack is: `dump`, the database (pg_dump, custom format) into `db.dump`, and
-/// `files`, a tar of the attachments, into `files.tar`.
-pub fn write_backup(
-    sh: &Shell,
-    backups: &Path,
-    dump: duct::Expression,
-    files: duct::Expression,
-) -> Result<PathBuf> {
-    let stamp = cmd!(sh, "date -u +%Y%m%d-%H%M%S").quiet().read()?;
-    std::fs::create_dir_all(backups)?;
-    let out = backups.join(format!("redmine-{stamp}.tar.gz"));
-    ensure!(!out.exists(), "{} exists already", out.display());
-    let work = Scratch::at(backups.join(format!(".redmine-{stamp}")))?;
-    dump.stdout_path(work.join("db.dump"))
-        .run()
-        .context("dumping the database failed")?;
-    files
-        .stdout_path(work.join("files.tar"))
-        .run()
-        .context("archiving the attachments failed")?;
-    let dir = work.path();
-    cmd!(sh, "tar -C {dir} -czf {out} db.dump files.tar").run()?;
-    Ok(out)
-}
 
 /// A throwaway stack of the tests or the benchmark ([`Stack::scratch`]): taken down with its
 /// volumes, and its generated secrets removed, when dropped, whatever happened.
@@ -119,16 +95,17 @@ impl Stack {
         }
     }
 
-    /// A throwaway stack of the tests or the benchmark, in this shell's flavour: project `name`,
+    /// A throwaway stack of the tests or the benchmark, in the run's flavour: project `name`,
     /// its secrets and backups under `dir`, its image built with the tests' plugins. It is taken
     /// down with its volumes first (whatever an interrupted run left of it) and again when
     /// dropped.
-    pub fn scratch<'a>(sh: &'a Shell, name: &str, port: u16, dir: &Path) -> ScratchStack<'a> {
+    pub fn scratch<'a>(ctx: &'a Ctx, name: &str, port: u16, dir: &Path) -> ScratchStack<'a> {
+        let sh = &ctx.sh;
         let stack = Stack {
             plugins: "test-plugins",
             ..Stack::new(
                 name,
-                Flavour::of(sh),
+                ctx.flavour,
                 port,
                 &dir.join("secrets"),
                 dir.join("backups"),
@@ -141,7 +118,8 @@ impl Stack {
     /// `docker compose` on this project, with the flavour's files and our variables.
     pub fn compose<'a>(&self, sh: &'a Shell, args: &[&str]) -> xshell::Cmd<'a> {
         let argv = self.compose_argv(args);
-        cmd!(sh, "docker {argv...}").envs(self.compose_env(sh))
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        Docker::local(sh).cmd(&argv).envs(self.compose_env(sh))
     }
 
     /// The same for commands whose input or output is binary (dumps, archives): duct, echoed
@@ -149,9 +127,10 @@ impl Stack {
     pub fn compose_bytes(&self, sh: &Shell, args: &[&str]) -> duct::Expression {
         let argv = self.compose_argv(args);
         println!("$ docker {}", argv.join(" "));
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         self.compose_env(sh)
             .into_iter()
-            .fold(duct::cmd("docker", argv), |cmd, (name, value)| {
+            .fold(Docker::local(sh).duct(&argv), |cmd, (name, value)| {
                 cmd.env(name, value)
             })
     }
@@ -249,9 +228,7 @@ impl Stack {
         if let Some(base) = config["services"]["redmine"]["build"]["args"]["BASE"].as_str() {
             return Ok(base.to_string());
         }
-        let dockerfile = docker::project_root().join("redmine/Dockerfile");
-        crate::build::arg_base(&sh.read_file(&dockerfile)?)
-            .context("redmine/Dockerfile has no `ARG BASE=` before its FROM")
+        crate::dockerfile::Dockerfile::read("redmine/Dockerfile")?.require_arg_base()
     }
 
     /// The id of the image the Redmine container runs.
@@ -262,10 +239,7 @@ impl Stack {
     /// The id of the image a service's container runs.
     pub fn service_image(&self, sh: &Shell, service: &str) -> Result<String> {
         let id = self.container(sh, service)?;
-        let format = "{{.Image}}";
-        Ok(cmd!(sh, "docker inspect --format {format} {id}")
-            .quiet()
-            .read()?)
+        Ok(Docker::local(sh).container(&id)?.image)
     }
 
     /// The id of `service`'s container in this project.
@@ -300,7 +274,7 @@ impl Stack {
         Ok(out.lines().map(str::to_string).collect())
     }
 
-    fn ensure_running(&self, sh: &Shell) -> Result<()> {
+    pub(super) fn ensure_running(&self, sh: &Shell) -> Result<()> {
         let running = self.running(sh)?;
         ensure!(
             ["db", "redmine"]
@@ -337,213 +311,5 @@ impl Stack {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
         }
         Ok(())
-    }
-
-    /// Writes backups/redmine-TIMESTAMP.tar.gz: `db.dump` (pg_dump, custom format) and
-    /// `files.tar` (the attachments).
-    pub fn backup(&self, sh: &Shell) -> Result<PathBuf> {
-        self.ensure_running(sh)?;
-        let user = format!("--username={DB}");
-        let dump = ["exec", "-T", "db", "pg_dump", &user, "--format=custom", DB];
-        let files = ["exec", "-T", "redmine", "tar", "-C", FILES, "-cf", "-", "."];
-        write_backup(
-            sh,
-            &self.backups,
-            self.compose_bytes(sh, &dump),
-            self.compose_bytes(sh, &files),
-        )
-    }
-
-    /// Puts a backup back. Everything that can fail is done beside the live data first (the
-    /// dump is loaded into a new database, the files unpacked into a hidden directory); only
-    /// then is Redmine stopped and the two swapped in. Bad input changes nothing, and so does a
-    /// dump of a newer PostgreSQL major than the stack's. Returns whether Redmine migrated the
-    /// restored database (a backup of an older Redmine, or of fewer plugins).
-    pub fn restore(&self, sh: &Shell, file: &Path) -> Result<bool> {
-        ensure!(file.is_file(), "no backup file {}", file.display());
-        let work = Scratch::at(
-            self.backups
-                .join(format!(".restore-{}", std::process::id())),
-        )?;
-        let dir = work.path();
-        cmd!(sh, "tar -C {dir} -xzf {file} db.dump files.tar")
-            .quiet()
-            .ignore_stderr()
-            .run()
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "{} is not a Redmine backup (a .tar.gz with db.dump and files.tar)",
-                    file.display()
-                )
-            })?;
-        let (dump, files) = (dir.join("db.dump"), dir.join("files.tar"));
-        cmd!(sh, "tar -tf {files}")
-            .quiet()
-            .ignore_stdout()
-            .ignore_stderr()
-            .run()
-            .map_err(|_| anyhow::anyhow!("{}: its files.tar is damaged", file.display()))?;
-        self.ensure_running(sh)?;
-        let user = format!("--username={DB}");
-        let listing = self
-            .compose_bytes(sh, &["exec", "-T", "db", "pg_restore", "--list"])
-            .stdin_path(&dump)
-            .stdout_capture()
-            .stderr_null()
-            .run()
-            .map_err(|_| anyhow::anyhow!("{}: its db.dump is damaged", file.display()))?;
-        let dumped = dumped_major(&String::from_utf8_lossy(&listing.stdout))
-            .with_context(|| format!("{}: its db.dump names no server version", file.display()))?;
-        let server = self
-            .compose(
-                sh,
-                &["exec", "-T", "db", "psql", &user, "--dbname=postgres"],
-            )
-            .args([
-                "--tuples-only",
-                "--no-align",
-                "--command",
-                "SHOW server_version_num",
-            ])
-            .quiet()
-            .read()?;
-        let server: u32 = server
-            .trim()
-            .parse::<u32>()
-            .context("reading the server's version")?
-            / 10000;
-        ensure!(
-            dumped <= server,
-            "{} was dumped from PostgreSQL {dumped}, newer than this stack's {server}: restore it \
-             into a stack of PostgreSQL {dumped} or newer; nothing was changed",
-            file.display()
-        );
-
-        let staged = format!("{DB}_restore");
-        let psql = |sql: &str| {
-            self.compose(
-                sh,
-                &[
-                    "exec",
-                    "-T",
-                    "db",
-                    "psql",
-                    &user,
-                    "--dbname=postgres",
-                    "--quiet",
-                ],
-            )
-            .args(["--set=ON_ERROR_STOP=1", "--command", sql])
-            .run()
-        };
-        psql(&format!("DROP DATABASE IF EXISTS {staged}"))?;
-        psql(&format!("CREATE DATABASE {staged}"))?;
-        let loaded = self
-            .compose_bytes(
-                sh,
-                &[
-                    "exec",
-                    "-T",
-                    "db",
-                    "pg_restore",
-                    &user,
-                    "--dbname",
-                    &staged,
-                    "--no-owner",
-                    "--exit-on-error",
-                ],
-            )
-            .stdin_path(&dump)
-            .run();
-        let owner = self.owner(sh, FILES)?;
-        let staging = format!("{FILES}/.dockerlab-restore");
-        let unpack = format!("rm -rf {staging} && mkdir {staging} && tar -C {staging} -xf -");
-        let unpacked = loaded.is_ok().then(|| {
-            let exec = [
-                "exec", "-T", "--user", &owner, "redmine", "sh", "-c", &unpack,
-            ];
-            self.compose_bytes(sh, &exec).stdin_path(&files).run()
-        });
-        if !matches!(unpacked, Some(Ok(_))) {
-            let _ = psql(&format!("DROP DATABASE IF EXISTS {staged}"));
-            let cleanup = format!("rm -rf {staging}");
-            let _ = self
-                .compose(
-                    sh,
-                    &[
-                        "exec", "-T", "--user", &owner, "redmine", "sh", "-c", &cleanup,
-                    ],
-                )
-                .run();
-            bail!(
-                "{} could not be loaded (see above); nothing was changed",
-                file.display()
-            );
-        }
-
-        // The swap: Redmine must hold no connection to its database while it is renamed.
-        self.compose(sh, &["stop", "redmine"]).run()?;
-        let old = format!("{DB}_before_restore");
-        psql(&format!("DROP DATABASE IF EXISTS {old}"))?;
-        psql(&format!("ALTER DATABASE {DB} RENAME TO {old}"))?;
-        psql(&format!("ALTER DATABASE {staged} RENAME TO {DB}"))?;
-        psql(&format!("DROP DATABASE {old}"))?;
-        let swap = format!(
-            "cd {FILES} && find . -mindepth 1 -maxdepth 1 ! -name .dockerlab-restore -exec rm -rf {{}} + \
-             && find .dockerlab-restore -mindepth 1 -maxdepth 1 -exec mv {{}} . \\; && rmdir .dockerlab-restore"
-        );
-        self.compose(
-            sh,
-            &[
-                "run",
-                "--rm",
-                "--no-deps",
-                "-T",
-                "--user",
-                &owner,
-                "--entrypoint",
-                "sh",
-                "redmine",
-                "-c",
-                &swap,
-            ],
-        )
-        .run()?;
-        let since = cmd!(sh, "date -u +%Y-%m-%dT%H:%M:%SZ").quiet().read()?;
-        self.compose(sh, &["up", "--wait", "--wait-timeout", "300"])
-            .run()?;
-        // The entry point migrates a database that an older Redmine wrote, and says so.
-        let redmine = self.container(sh, "redmine")?;
-        let log = cmd!(sh, "docker logs --since {since} {redmine}")
-            .quiet()
-            .read()?;
-        Ok(log.contains("dockerlab: database needs: migrate"))
-    }
-}
-
-/// The major version of the PostgreSQL server a dump was taken from, as `pg_restore --list`
-/// says it ("Dumped from database version: 15.20 (Debian …)").
-fn dumped_major(listing: &str) -> Option<u32> {
-    let version = listing
-        .lines()
-        .find_map(|line| line.split_once("Dumped from database version: "))?
-        .1;
-    version.split(['.', ' ']).next()?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::dumped_major;
-
-    #[test]
-    fn the_dump_names_its_server() {
-        let listing = ";\n;     Dumped from database version: 15.20 (Debian 15.20-0+deb12u1)\n\
-                       ;     Dumped by pg_dump version: 15.20 (Debian 15.20-0+deb12u1)\n";
-        assert_eq!(dumped_major(listing), Some(15));
-        assert_eq!(
-            dumped_major(";     Dumped from database version: 9.6.24\n"),
-            Some(9)
-        );
-        assert_eq!(dumped_major("; no header\n"), None);
     }
 }

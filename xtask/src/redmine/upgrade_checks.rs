@@ -6,11 +6,11 @@ use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 use xshell::{cmd, Shell};
 
-use super::web::{self, Api};
 use super::Stack;
 use crate::docker;
 use crate::harness::{fails_saying, Got, Suite};
 use crate::scratch::Scratch;
+use crate::testkit::web::{self, Api};
 
 const FIXTURE: &str = "redmine/fixtures/redmine-5.0.4-postgres-15.tar.gz";
 /// The fixture's admin password and its attachment's SHA-256 (redmine/fixtures/README.md).

@@ -5,32 +5,29 @@
 use std::time::Instant;
 
 use anyhow::{ensure, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use super::tasks::manager;
-use crate::docker;
+use super::local::{self as cluster, PREFIX};
+use super::stack::NAME;
+use super::stack_checks::{front_door, PORT};
+use crate::ctx::Ctx;
+use crate::docker::{self, Docker};
 use crate::harness::{one_error_line, xtask, Got, Suite};
-use crate::local_swarm::{self as cluster, node_name, PREFIX};
-use crate::redmine::swarm_stack::NAME;
+use crate::testkit::tasks::manager;
 
 /// A container on a bridge network of the host engine, made before the cluster: its name must
 /// still resolve afterwards (leaving a Swarm once broke that on Docker 20.10).
 const PROBE: &str = "dockerlab-swarm-probe";
-pub(super) const REDMINE: &str = "dockerlab-redmine_redmine";
-pub(super) const WEB: &str = "dockerlab-redmine_web";
-pub(super) const PORT: u16 = 3000;
-/// A Redmine image with a changed theme, for the rolling update.
-pub(super) const ROLLING: &str = "dockerlab-swarm/redmine:rolling";
-pub(super) const STYLESHEET: &str = "themes/harbour/stylesheets/application.css";
 
-pub fn run(sh: &Shell, suite: &mut Suite) {
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     let probe = suite.check("swarm: a probe container on a host bridge network", || {
         Probe::start(sh)
     });
     let host_state = swarm_state(sh);
     let _ = suite.check("swarm: deploy without a cluster fails clearly", || {
-        let _ = xtask(sh, &["swarm", "down"], &[])?;
-        let out = xtask(sh, &["redmine", "deploy"], &[])?;
+        let _ = xtask(ctx, &["swarm", "down"], &[])?;
+        let out = xtask(ctx, &["redmine", "deploy"], &[])?;
         let line = one_error_line(&out)?;
         ensure!(line.contains("cargo xtask swarm up"), "unclear: {line}");
         Ok(())
@@ -40,7 +37,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         "swarm: `swarm up` makes 3 nodes, all Ready",
         |_| {
             let start = Instant::now();
-            let out = xtask(sh, &["swarm", "up"], &[])?;
+            let out = xtask(ctx, &["swarm", "up"], &[])?;
             ensure!(out.status.success(), "swarm up failed");
             println!("cluster up: {:.1} s", start.elapsed().as_secs_f64());
             let nodes =
@@ -65,20 +62,20 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         "swarm: `swarm up` again changes nothing",
         |_| {
             let before = manager(sh, &["node", "ls", "--quiet"]).read()?;
-            let out = xtask(sh, &["swarm", "up"], &[])?;
+            let out = xtask(ctx, &["swarm", "up"], &[])?;
             ensure!(out.status.success(), "a second swarm up failed");
             let after = manager(sh, &["node", "ls", "--quiet"]).read()?;
             ensure!(before == after, "the nodes changed: {before} → {after}");
             Ok(())
         },
     );
-    bad_input(sh, suite, up.as_ref());
+    bad_input(ctx, suite, up.as_ref());
     let deployed = suite.after(
         up.as_ref(),
         "swarm: `redmine deploy` converges, front door answers",
         |_| {
             let start = Instant::now();
-            let out = xtask(sh, &["redmine", "deploy", "--replicas", "2"], &[])?;
+            let out = xtask(ctx, &["redmine", "deploy", "--replicas", "2"], &[])?;
             ensure!(out.status.success(), "redmine deploy failed");
             println!(
                 "deploy → converged and 200: {:.1} s",
@@ -89,13 +86,13 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
-    super::stack_checks::run(sh, suite, deployed.as_ref());
-    routing_mesh(sh, suite, deployed.as_ref());
+    super::stack_checks::run(ctx, suite, deployed.as_ref());
+    routing_mesh(ctx, suite, deployed.as_ref());
     let _ = suite.after(
         up.as_ref(),
         "swarm: `redmine deploy --remove` keeps the database volume",
         |_| {
-            let out = xtask(sh, &["redmine", "deploy", "--remove"], &[])?;
+            let out = xtask(ctx, &["redmine", "deploy", "--remove"], &[])?;
             ensure!(out.status.success(), "deploy --remove failed");
             let services = manager(sh, &["service", "ls", "--quiet"]).read()?;
             ensure!(services.is_empty(), "services left: {services}");
@@ -111,16 +108,13 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
         up.as_ref(),
         "swarm: `redmine deploy --remove --volumes` deletes the volumes and attachments",
         |_| {
-            let out = xtask(sh, &["redmine", "deploy", "--remove", "--volumes"], &[])?;
+            let out = xtask(ctx, &["redmine", "deploy", "--remove", "--volumes"], &[])?;
             ensure!(out.status.success(), "deploy --remove --volumes failed");
             for node in cluster::nodes(sh)? {
-                let host = cluster::host(&node);
-                let format = "{{.Name}}";
-                let volumes = cmd!(sh, "docker --host {host} volume ls --format {format}")
-                    .quiet()
-                    .read()?;
-                let left: Vec<&str> = volumes
-                    .lines()
+                let volumes =
+                    cluster::engine(sh, &node).list("volume", &["--format", "{{.Name}}"])?;
+                let left: Vec<&String> = volumes
+                    .iter()
                     .filter(|v| v.starts_with(&format!("{NAME}_")))
                     .collect();
                 ensure!(left.is_empty(), "volumes left on {node}: {left:?}");
@@ -133,13 +127,14 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             Ok(())
         },
     );
-    teardown(sh, suite, probe, pushed);
+    teardown(ctx, suite, probe, pushed);
 }
 
 /// `redmine deploy --routing-mesh`: the ingress publishes the front door on every node, the
 /// workers' included, and Swarm's virtual IPs route to a Redmine task. It needs IPVS, which
 /// some kernels (this machine's) lack; there `bad_input` checks the clear error instead.
-fn routing_mesh(sh: &Shell, suite: &mut Suite, deployed: Got<&()>) {
+fn routing_mesh(ctx: &Ctx, suite: &mut Suite, deployed: Got<&()>) {
+    let sh = &ctx.sh;
     const NAME: &str =
         "swarm: --routing-mesh serves the front door through the ingress on every node";
     if !cluster::has_ipvs() {
@@ -147,9 +142,9 @@ fn routing_mesh(sh: &Shell, suite: &mut Suite, deployed: Got<&()>) {
         return;
     }
     let _ = suite.after(deployed, NAME, |_| {
-        let out = xtask(sh, &["redmine", "deploy", "--remove"], &[])?;
+        let out = xtask(ctx, &["redmine", "deploy", "--remove"], &[])?;
         ensure!(out.status.success(), "deploy --remove failed");
-        let out = xtask(sh, &["redmine", "deploy", "--routing-mesh"], &[])?;
+        let out = xtask(ctx, &["redmine", "deploy", "--routing-mesh"], &[])?;
         ensure!(out.status.success(), "redmine deploy --routing-mesh failed");
         for node in cluster::nodes(sh)? {
             let url = format!("http://{}:{PORT}/", cluster::address(sh, &node)?);
@@ -164,7 +159,8 @@ fn routing_mesh(sh: &Shell, suite: &mut Suite, deployed: Got<&()>) {
     });
 }
 
-fn bad_input(sh: &Shell, suite: &mut Suite, up: Got<&()>) {
+fn bad_input(ctx: &Ctx, suite: &mut Suite, up: Got<&()>) {
+    let sh = &ctx.sh;
     for (args, needle) in [
         (&["redmine", "deploy", "--replicas", "0"][..], "--replicas"),
         (
@@ -177,7 +173,7 @@ fn bad_input(sh: &Shell, suite: &mut Suite, up: Got<&()>) {
             up.clone(),
             &format!("swarm: `{}` is refused", args.join(" ")),
             |_| {
-                let out = xtask(sh, args, &[])?;
+                let out = xtask(ctx, args, &[])?;
                 ensure!(!out.status.success(), "it succeeded");
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 let errors: Vec<&str> =
@@ -195,7 +191,7 @@ fn bad_input(sh: &Shell, suite: &mut Suite, up: Got<&()>) {
         "swarm: deploy to an engine that is no Swarm manager fails clearly",
         |_| {
             let out = xtask(
-                sh,
+                ctx,
                 &["redmine", "deploy"],
                 &[("DOCKER_HOST", "unix:///var/run/docker.sock")],
             )?;
@@ -209,7 +205,7 @@ fn bad_input(sh: &Shell, suite: &mut Suite, up: Got<&()>) {
             up.clone(),
             "swarm: --routing-mesh on a kernel without IPVS fails clearly",
             |_| {
-                let out = xtask(sh, &["redmine", "deploy", "--routing-mesh"], &[])?;
+                let out = xtask(ctx, &["redmine", "deploy", "--routing-mesh"], &[])?;
                 let line = one_error_line(&out)?;
                 ensure!(line.contains("IPVS"), "unclear: {line}");
                 nothing_deployed(sh)
@@ -222,7 +218,7 @@ fn bad_input(sh: &Shell, suite: &mut Suite, up: Got<&()>) {
         |_| {
             // The cluster's registry as this machine reaches it: 127.0.0.1 is each node's own loopback.
             let registry = cluster::registry_push(sh)?;
-            let out = xtask(sh, &["redmine", "deploy", "--registry", &registry], &[])?;
+            let out = xtask(ctx, &["redmine", "deploy", "--registry", &registry], &[])?;
             let line = one_error_line(&out)?;
             ensure!(line.contains("cannot pull"), "unclear: {line}");
             nothing_deployed(sh)
@@ -236,29 +232,18 @@ fn nothing_deployed(sh: &Shell) -> Result<()> {
     Ok(())
 }
 
-/// The front door's URL: the manager's address on the cluster network.
-pub(super) fn front_door(sh: &Shell) -> Result<String> {
-    Ok(format!(
-        "http://{}:{PORT}/",
-        cluster::address(sh, &node_name(1))?
-    ))
-}
-
-pub(super) fn admin_password(sh: &Shell) -> Result<String> {
-    crate::redmine::user_stack(sh, PORT)?.admin_password()
-}
-
 /// `swarm down`, and then nothing of the cluster's is left on the engine or in the cgroups.
-fn teardown(sh: &Shell, suite: &mut Suite, probe: Got<Probe>, pushed: Option<String>) {
+fn teardown(ctx: &Ctx, suite: &mut Suite, probe: Got<Probe>, pushed: Option<String>) {
+    let sh = &ctx.sh;
     let host_state = swarm_state(sh);
     let _ = suite.after(
         probe.as_ref(),
         "swarm: `swarm down` leaves nothing of its own; twice is fine",
         |probe| {
-            let out = xtask(sh, &["swarm", "down"], &[])?;
+            let out = xtask(ctx, &["swarm", "down"], &[])?;
             ensure!(out.status.success(), "swarm down failed");
             host_untouched(sh, &host_state, probe)?;
-            let out = xtask(sh, &["swarm", "down"], &[])?;
+            let out = xtask(ctx, &["swarm", "down"], &[])?;
             ensure!(out.status.success(), "a second swarm down failed");
             leftovers(sh, probe, pushed.as_deref())
         },
@@ -274,14 +259,8 @@ fn leftovers(sh: &Shell, probe: &Probe, pushed: Option<&str>) -> Result<()> {
         ("volume", "{{.Name}}"),
         ("network", "{{.Name}}"),
     ] {
-        let out = cmd!(sh, "docker {kind} ls --format {format}")
-            .quiet()
-            .args(if kind == "container" {
-                vec!["--all"]
-            } else {
-                vec![]
-            })
-            .read()?;
+        let all: &[&str] = if kind == "container" { &["--all"] } else { &[] };
+        let out = Docker::local(sh).read(&[&[kind, "ls", "--format", format], all].concat())?;
         left.extend(
             out.lines()
                 .filter(|n| n.starts_with(PREFIX) && *n != probe.0 && *n != probe.network())
@@ -289,9 +268,8 @@ fn leftovers(sh: &Shell, probe: &Probe, pushed: Option<&str>) -> Result<()> {
         );
     }
     let format = "{{.Repository}}:{{.Tag}}";
-    let images = cmd!(sh, "docker image ls --format {format}")
-        .quiet()
-        .read()
+    let images = Docker::local(sh)
+        .read(&["image", "ls", "--format", format])
         .unwrap_or_default();
     let pushed = pushed.map(|registry| format!("{registry}/"));
     left.extend(
@@ -311,9 +289,8 @@ fn leftovers(sh: &Shell, probe: &Probe, pushed: Option<&str>) -> Result<()> {
 
 fn swarm_state(sh: &Shell) -> String {
     let format = "{{.Swarm.LocalNodeState}}";
-    cmd!(sh, "docker info --format {format}")
-        .quiet()
-        .read()
+    Docker::local(sh)
+        .read(&["info", "--format", format])
         .unwrap_or_default()
 }
 
@@ -338,23 +315,14 @@ impl Probe {
         let probe = Probe(PROBE.into());
         let network = probe.network();
         docker::remove_container(sh, PROBE);
-        let _ = cmd!(sh, "docker network rm {network}")
-            .quiet()
-            .ignore_stderr()
-            .ignore_stdout()
-            .run();
-        cmd!(sh, "docker network create {network}")
-            .quiet()
-            .ignore_stdout()
-            .run()?;
+        let docker = Docker::local(sh);
+        docker.succeeds(&["network", "rm", &network]);
+        docker.read(&["network", "create", &network])?;
         let base = crate::bases::BASE;
-        cmd!(
-            sh,
-            "docker run --detach --name {PROBE} --network {network} --network-alias probe {base} sleep 900"
-        )
-        .quiet()
-        .ignore_stdout()
-        .run()?;
+        #[rustfmt::skip]
+        let run = ["run", "--detach", "--name", PROBE, "--network", &network,
+                   "--network-alias", "probe", base, "sleep", "900"];
+        docker.read(&run)?;
         probe.resolves(sh)?;
         Ok(probe)
     }
@@ -362,9 +330,7 @@ impl Probe {
     /// Docker's embedded DNS answers for its network alias, inside it.
     fn resolves(&self, sh: &Shell) -> Result<()> {
         let name = &self.0;
-        let out = cmd!(sh, "docker exec {name} getent hosts probe")
-            .quiet()
-            .read();
+        let out = Docker::local(sh).read(&["exec", name, "getent", "hosts", "probe"]);
         ensure!(
             out.as_ref().is_ok_and(|o| !o.is_empty()),
             "the name `probe` does not resolve on the host's bridge network: {out:?}"
@@ -380,11 +346,7 @@ impl Drop for Probe {
         let sh = Shell::new();
         if let Ok(sh) = sh {
             docker::remove_container(&sh, name);
-            let _ = cmd!(sh, "docker network rm {network}")
-                .quiet()
-                .ignore_stderr()
-                .ignore_stdout()
-                .run();
+            Docker::local(&sh).succeeds(&["network", "rm", &network]);
         }
     }
 }

@@ -2,21 +2,26 @@
 //! nodes: Docker engines in containers (Docker-in-Docker) on a network of their own, with a
 //! registry they all pull from. The host engine's own Swarm state is never touched.
 
+pub mod backup;
+pub mod bench;
 pub mod checks;
-pub mod load;
+pub mod deploy;
+pub mod local;
 mod nodes;
 mod registry;
+pub mod stack;
 mod stack_checks;
-mod tasks;
+pub mod target;
 
 use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use crate::docker;
-use crate::local_swarm as cluster;
+use crate::ctx::Ctx;
+use crate::docker::{self};
+use local as cluster;
 
 /// A local Swarm of Docker-in-Docker nodes with its own registry (docs/swarm.md).
 #[derive(Args)]
@@ -40,10 +45,11 @@ enum Action {
 }
 
 impl Swarm {
-    pub fn run(self, sh: &Shell) -> Result<()> {
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
         docker::engine(sh)?;
         match self.action {
-            Action::Up { nodes } => up(sh, usize::from(nodes)),
+            Action::Up { nodes } => up(ctx, usize::from(nodes)),
             Action::Status => status(sh),
             Action::Down => {
                 nodes::down(sh)?;
@@ -54,7 +60,8 @@ impl Swarm {
     }
 }
 
-fn up(sh: &Shell, count: usize) -> Result<()> {
+fn up(ctx: &Ctx, count: usize) -> Result<()> {
+    let sh = &ctx.sh;
     let start = Instant::now();
     let existing = cluster::nodes(sh)?;
     if existing.len() > count {
@@ -63,9 +70,9 @@ fn up(sh: &Shell, count: usize) -> Result<()> {
             existing.len()
         );
     }
-    let image = nodes::build_image(sh)?;
+    let image = nodes::build_image(ctx)?;
     registry::network(sh)?;
-    registry::up(sh)?;
+    registry::up(ctx)?;
     nodes::up(sh, &image, count)?;
     println!(
         "the local Swarm is up: {count} node(s), all Ready ({:.0} s)",
@@ -79,10 +86,9 @@ fn status(sh: &Shell) -> Result<()> {
         bail!("no local Swarm is running: start one with `cargo xtask swarm up`");
     };
     let manager = &local.manager;
-    cmd!(sh, "docker --host {manager} node ls").quiet().run()?;
-    cmd!(sh, "docker --host {manager} service ls")
-        .quiet()
-        .run()?;
+    let engine = cluster::manager(sh);
+    engine.cmd(&["node", "ls"]).quiet().run()?;
+    engine.cmd(&["service", "ls"]).quiet().run()?;
     println!(
         "\nmanager: {} on the cluster network {}\n\
          registry: {} for the nodes, {} from this machine (plain HTTP)\n\

@@ -6,11 +6,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
+use super::local::{self as cluster, node_name, on, LABEL, PREFIX};
 use crate::build;
-use crate::docker::Flavour;
-use crate::local_swarm::{self as cluster, node_name, on, LABEL, PREFIX};
+use crate::ctx::Ctx;
+use crate::docker::Docker;
+use crate::flavour::Flavour;
 
 /// The node image's build context: one Dockerfile, its base a build argument (the official
 /// `docker:…-dind` upstream, the local Debian base offline).
@@ -28,10 +30,10 @@ pub fn image(flavour: Flavour) -> String {
 }
 
 /// Builds the node image (a cache hit when nothing changed).
-pub fn build_image(sh: &Shell) -> Result<String> {
-    let tag = image(Flavour::of(sh));
+pub fn build_image(ctx: &Ctx) -> Result<String> {
+    let tag = image(ctx.flavour);
     let label = format!("{LABEL}=image");
-    build::build(sh, Path::new(CONTEXT), &tag, &["--label", &label])
+    build::build(ctx, Path::new(CONTEXT), &tag, &["--label", &label])
         .with_context(|| format!("building the node image {tag} from {CONTEXT}/Dockerfile"))?;
     Ok(tag)
 }
@@ -83,10 +85,7 @@ pub fn up(sh: &Shell, image: &str, count: usize) -> Result<()> {
             continue;
         }
         if crate::docker::container_exists(sh, &node) {
-            cmd!(sh, "docker start {node}")
-                .quiet()
-                .ignore_stdout()
-                .run()?;
+            Docker::local(sh).read(&["start", &node])?;
             continue;
         }
         rights = Some(match rights {
@@ -134,10 +133,8 @@ fn start(
     std::fs::create_dir_all(&sockets)?;
     let label = format!("{LABEL}=node");
     let number = format!("{LABEL}.index={index}");
-    cmd!(sh, "docker volume create --label {LABEL}=volume {node}")
-        .quiet()
-        .ignore_stdout()
-        .run()?;
+    let docker = Docker::local(sh);
+    docker.create_volume(node, &format!("{LABEL}=volume"))?;
     let state = format!("{node}:/var/lib/docker");
     let socket = format!("{}:{}", sockets.display(), cluster::SOCKET_IN_NODE);
     let files = format!(
@@ -149,16 +146,17 @@ fn start(
     let cgroup_parent = format!("--cgroup-parent=/{node}");
     let listen = format!("--host=unix://{}/docker.sock", cluster::SOCKET_IN_NODE);
     let registry = format!("--insecure-registry={}", cluster::REGISTRY_PULL);
-    let mut run = cmd!(
-        sh,
-        "docker run --detach --name {node} --hostname {node} --label {label} --label {number}
-            --network {PREFIX} {rights...}
-            --tmpfs /run --volume /sys/fs/cgroup:/sys/fs/cgroup:rw
-            --volume {state} --volume {socket} --volume {files}
-            {image} {cgroup_parent} --host=unix:///var/run/docker.sock {listen} {registry}"
-    )
-    .quiet()
-    .ignore_stdout();
+    #[rustfmt::skip]
+    let args = [
+        &["run", "--detach", "--name", node, "--hostname", node, "--label", &label,
+          "--label", &number, "--network", PREFIX][..],
+        rights,
+        &["--tmpfs", "/run", "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+          "--volume", &state, "--volume", &socket, "--volume", &files,
+          image, &cgroup_parent, "--host=unix:///var/run/docker.sock", &listen, &registry],
+    ]
+    .concat();
+    let mut run = docker.cmd(&args).quiet().ignore_stdout();
     run.set_ignore_stderr(silent);
     run.run().with_context(|| format!("starting node {node}"))
 }
@@ -236,28 +234,24 @@ pub fn down(sh: &Shell) -> Result<()> {
         ("network", &[], &["network", "rm"]),
     ];
     for (kind, all, remove) in kinds {
-        let found = cmd!(sh, "docker {kind} ls {all...} --quiet --filter {filter}")
-            .quiet()
-            .read()?;
-        let found: Vec<&str> = found.lines().collect();
+        let docker = Docker::local(sh);
+        let found = docker.list(kind, &[all, &["--quiet", "--filter", &filter]].concat())?;
         if !found.is_empty() {
-            cmd!(sh, "docker {remove...} {found...}")
-                .quiet()
-                .ignore_stdout()
-                .run()?;
+            let found: Vec<&str> = found.iter().map(String::as_str).collect();
+            docker.read(&[remove, &found[..]].concat())?;
         }
     }
     remove_cgroups()?;
     let format = "{{.Repository}}:{{.Tag}}";
-    let images = cmd!(sh, "docker image ls --filter {filter} --format {format}")
-        .quiet()
-        .read()?;
-    let images: Vec<&str> = images.lines().filter(|i| !i.contains("<none>")).collect();
+    let docker = Docker::local(sh);
+    let images = docker.list("image", &["--filter", &filter, "--format", format])?;
+    let images: Vec<&str> = images
+        .iter()
+        .map(String::as_str)
+        .filter(|i| !i.contains("<none>"))
+        .collect();
     if !images.is_empty() {
-        cmd!(sh, "docker image rm {images...}")
-            .quiet()
-            .ignore_stdout()
-            .run()?;
+        docker.read(&[&["image", "rm"], &images[..]].concat())?;
     }
     let state = cluster::state_dir();
     if state.exists() {

@@ -5,69 +5,54 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
+use super::local::{self as cluster, LABEL, PREFIX, REGISTRY};
 use crate::build;
-use crate::docker::{self, Flavour};
-use crate::local_swarm::{self as cluster, LABEL, PREFIX, REGISTRY};
+use crate::ctx::Ctx;
+use crate::docker::{self, Docker};
 
 /// The registry image, built from swarm/registry/ on the flavour's base.
 const IMAGE: &str = "dockerlab-swarm/registry:1";
 
 /// Creates the cluster network unless it exists.
 pub fn network(sh: &Shell) -> Result<()> {
-    let exists = cmd!(sh, "docker network inspect {PREFIX}")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run()
-        .is_ok();
-    if !exists {
-        cmd!(sh, "docker network create --label {LABEL}=network {PREFIX}")
-            .quiet()
-            .ignore_stdout()
-            .run()
-            .context("creating the cluster network")?;
-    }
-    Ok(())
+    Docker::local(sh)
+        .ensure_network(PREFIX, &format!("{LABEL}=network"))
+        .context("creating the cluster network")
 }
 
 /// Starts the registry unless it runs: its storage on a volume of its own, port 5000 published
 /// on a free loopback port.
-pub fn up(sh: &Shell) -> Result<()> {
+pub fn up(ctx: &Ctx) -> Result<()> {
+    let sh = &ctx.sh;
     if cluster::running(sh, REGISTRY) {
         return Ok(());
     }
     if docker::container_exists(sh, REGISTRY) {
-        cmd!(sh, "docker start {REGISTRY}")
-            .quiet()
-            .ignore_stdout()
-            .run()?;
+        Docker::local(sh).read(&["start", REGISTRY])?;
         return Ok(());
     }
-    let image = format!("{IMAGE}{}", Flavour::of(sh).tag_suffix());
+    let image = format!("{IMAGE}{}", ctx.flavour.tag_suffix());
     let label = format!("{LABEL}=image");
     build::build(
-        sh,
+        ctx,
         Path::new("swarm/registry"),
         &image,
         &["--label", &label],
     )
     .context("building the registry image from swarm/registry/Dockerfile")?;
-    cmd!(sh, "docker volume create --label {LABEL}=volume {REGISTRY}")
-        .quiet()
-        .ignore_stdout()
-        .run()?;
+    let docker = Docker::local(sh);
+    docker.create_volume(REGISTRY, &format!("{LABEL}=volume"))?;
     let volume = format!("{REGISTRY}:/var/lib/registry");
     let label = format!("{LABEL}=registry");
-    cmd!(
-        sh,
-        "docker run --detach --name {REGISTRY} --label {label} --network {PREFIX}
-            --publish 127.0.0.1::5000 --volume {volume} --restart unless-stopped {image}"
-    )
-    .quiet()
-    .ignore_stdout()
-    .run()
-    .context("starting the cluster's registry")?;
+    #[rustfmt::skip]
+    let run = [
+        "run", "--detach", "--name", REGISTRY, "--label", &label, "--network", PREFIX,
+        "--publish", "127.0.0.1::5000", "--volume", &volume, "--restart", "unless-stopped", &image,
+    ];
+    docker
+        .read(&run)
+        .context("starting the cluster's registry")?;
     Ok(())
 }

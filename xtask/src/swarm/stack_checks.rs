@@ -8,20 +8,41 @@ use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
 use xshell::{cmd, Shell};
 
-use super::checks::{admin_password, front_door, PORT, REDMINE, ROLLING, STYLESHEET, WEB};
-use super::load::Load;
-use super::tasks::{self, manager, Task};
+use super::local::{self as cluster, node_name, LABEL};
+use crate::ctx::Ctx;
+use crate::docker::Docker;
 use crate::harness::{xtask, Got, Suite};
-use crate::local_swarm::{node_name, LABEL};
-use crate::redmine::web::{self, between, Api};
 use crate::scratch::{random_hex, Scratch};
+use crate::testkit::load::Load;
+use crate::testkit::tasks::{self, manager, Task};
+use crate::testkit::web::{self, between, Api};
+
+pub(super) const REDMINE: &str = "dockerlab-redmine_redmine";
+pub(super) const WEB: &str = "dockerlab-redmine_web";
+pub(super) const PORT: u16 = 3000;
+/// A Redmine image with a changed theme, for the rolling update.
+pub(super) const ROLLING: &str = "dockerlab-swarm/redmine:rolling";
+const STYLESHEET: &str = "themes/harbour/stylesheets/application.css";
+
+/// The front door's URL: the manager's address on the cluster network.
+pub(super) fn front_door(sh: &Shell) -> Result<String> {
+    Ok(format!(
+        "http://{}:{PORT}/",
+        cluster::address(sh, &node_name(1))?
+    ))
+}
+
+pub(super) fn admin_password(ctx: &Ctx) -> Result<String> {
+    crate::redmine::user_stack(ctx, PORT)?.admin_password()
+}
 
 /// Everything that needs the stack running.
-pub fn run(sh: &Shell, suite: &mut Suite, deployed: Got<&()>) {
+pub fn run(ctx: &Ctx, suite: &mut Suite, deployed: Got<&()>) {
+    let sh = &ctx.sh;
     let _ = suite.after(
         deployed.clone(),
         "swarm: services carry compose.yaml's settings and stack.yaml's Swarm ones",
-        |_| settings_merged(sh),
+        |_| settings_merged(ctx),
     );
     let _ = suite.after(
         deployed.clone(),
@@ -37,7 +58,7 @@ pub fn run(sh: &Shell, suite: &mut Suite, deployed: Got<&()>) {
         deployed.clone(),
         "swarm: project, issue and attachment through the front door",
         |_| {
-            let password = admin_password(sh)?;
+            let password = admin_password(ctx)?;
             let fixture = create_fixture(sh, &front_door(sh)?, &password)?;
             Ok((password, fixture))
         },
@@ -50,12 +71,12 @@ pub fn run(sh: &Shell, suite: &mut Suite, deployed: Got<&()>) {
     let _ = suite.after(
         fixture.as_ref(),
         "swarm: `redmine backup --swarm` holds the database dump and the attachment",
-        |(_, fixture)| backup(sh, fixture),
+        |(_, fixture)| backup(ctx, fixture),
     );
     let _ = suite.after(
         deployed.clone(),
         "swarm: rolling update to a new theme: no failed request, new CSS served",
-        |_| rolling_update(sh),
+        |_| rolling_update(ctx),
     );
     let _ = suite.after(
         deployed.clone(),
@@ -122,9 +143,10 @@ pub fn run(sh: &Shell, suite: &mut Suite, deployed: Got<&()>) {
 
 /// The running Redmine service has compose.yaml's environment and healthcheck (as `docker
 /// compose config` reads it) and stack.yaml's update policy, resources and image by digest.
-fn settings_merged(sh: &Shell) -> Result<()> {
-    let stack = crate::redmine::user_stack(sh, PORT)?;
-    let compose = crate::redmine::swarm_stack::compose_config(sh, &stack)?;
+fn settings_merged(ctx: &Ctx) -> Result<()> {
+    let sh = &ctx.sh;
+    let stack = crate::redmine::user_stack(ctx, PORT)?;
+    let compose = super::stack::compose_config(sh, &stack)?;
     let spec = manager(
         sh,
         &["service", "inspect", "--format", "{{json .Spec}}", REDMINE],
@@ -283,8 +305,9 @@ fn attachment_everywhere(sh: &Shell, password: &str, fixture: &Fixture) -> Resul
 }
 
 /// `redmine backup --swarm`: its archive has a pg_dump archive and the uploaded attachment.
-fn backup(sh: &Shell, fixture: &Fixture) -> Result<()> {
-    let out = xtask(sh, &["redmine", "backup", "--swarm"], &[])?;
+fn backup(ctx: &Ctx, fixture: &Fixture) -> Result<()> {
+    let sh = &ctx.sh;
+    let out = xtask(ctx, &["redmine", "backup", "--swarm"], &[])?;
     ensure!(out.status.success(), "redmine backup --swarm failed");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let file = stdout
@@ -326,10 +349,11 @@ fn backup(sh: &Shell, fixture: &Fixture) -> Result<()> {
 
 /// Builds Redmine again with a marker added to the theme's stylesheet (compose.yaml's build, on
 /// a copy of its context), deploys it under load, and checks the new stylesheet is served.
-fn rolling_update(sh: &Shell) -> Result<()> {
+fn rolling_update(ctx: &Ctx) -> Result<()> {
+    let sh = &ctx.sh;
     let marker = format!("dockerlab-rolling-{}", random_hex(6)?);
-    let stack = crate::redmine::user_stack(sh, PORT)?;
-    let compose = crate::redmine::swarm_stack::compose_config(sh, &stack)?;
+    let stack = crate::redmine::user_stack(ctx, PORT)?;
+    let compose = super::stack::compose_config(sh, &stack)?;
     let build = &compose["services"]["redmine"]["build"];
     let context = build["context"].as_str().context("no build context")?;
     let dockerfile = build["dockerfile"].as_str().unwrap_or("Dockerfile");
@@ -350,18 +374,20 @@ fn rolling_update(sh: &Shell) -> Result<()> {
     }
     let label = format!("{LABEL}=image");
     let file = dest.join(dockerfile);
-    cmd!(
-        sh,
-        "docker build --quiet {args...} --label {label} --file {file} --tag {ROLLING} {dest}"
-    )
-    .quiet()
-    .ignore_stdout()
-    .run()
-    .context("building the changed Redmine")?;
+    Docker::local(sh)
+        .cmd(&["build", "--quiet"])
+        .args(args)
+        .args(["--label", &label, "--tag", ROLLING, "--file"])
+        .arg(file)
+        .arg(dest)
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .context("building the changed Redmine")?;
     let url = front_door(sh)?;
     let load = Load::start(&url, Duration::from_secs(420));
     let start = Instant::now();
-    let out = xtask(sh, &["redmine", "deploy", "--redmine-image", ROLLING], &[]);
+    let out = xtask(ctx, &["redmine", "deploy", "--redmine-image", ROLLING], &[]);
     let took = start.elapsed();
     let report = load.stop();
     println!(

@@ -3,8 +3,8 @@
 //! in a child xtask (no engine needed), once as it is and once with a hadolint that fails.
 
 use anyhow::{ensure, Context};
-use xshell::Shell;
 
+use crate::ctx::Ctx;
 use crate::docker;
 use crate::harness::{one_error_line, stand_in, xtask, Suite};
 use crate::scratch::Scratch;
@@ -12,11 +12,11 @@ use crate::scratch::Scratch;
 /// What the stand-in hadolint prints before it fails.
 const SAID: &str = "stand-in hadolint: DL9999 a deliberate failure";
 
-pub fn run(sh: &Shell, suite: &mut Suite) {
+pub fn run(ctx: &Ctx, suite: &mut Suite) {
     suite.check(
         "report: a group prints its header, one line per check and the total",
         || {
-            let out = xtask(sh, &["test", "--only", "lint"], &[])?;
+            let out = xtask(ctx, &["test", "--only", "lint"], &[])?;
             ensure!(out.status.success(), "the lint group failed");
             let stdout = String::from_utf8(out.stdout)?;
             let lines: Vec<&str> = stdout.lines().collect();
@@ -42,7 +42,7 @@ pub fn run(sh: &Shell, suite: &mut Suite) {
             let bin = Scratch::temp("report")?;
             stand_in(bin.path(), "hadolint", &format!("echo '{SAID}'\nexit 1\n"))?;
             let path = format!("{}:{}", bin.path().display(), std::env::var("PATH")?);
-            let out = xtask(sh, &["test", "--only", "lint"], &[("PATH", &path)])?;
+            let out = xtask(ctx, &["test", "--only", "lint"], &[("PATH", &path)])?;
             one_error_line(&out)?;
             let stdout = String::from_utf8(out.stdout)?;
             let lines: Vec<&str> = stdout.lines().collect();

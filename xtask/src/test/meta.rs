@@ -4,12 +4,11 @@
 //! a run of skips alone do not pass.
 
 use anyhow::{bail, ensure, Context, Result};
-use xshell::Shell;
 
 use crate::harness::Suite;
 use crate::scratch::Scratch;
 
-pub fn run(_sh: &Shell, suite: &mut Suite) {
+pub fn run(_ctx: &crate::ctx::Ctx, suite: &mut Suite) {
     let _ = suite.check(
         "meta: a failing stand-in check is counted, its dependent skipped, and the run fails",
         || {

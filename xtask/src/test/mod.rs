@@ -3,24 +3,26 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use xshell::{cmd, Shell};
+use xshell::cmd;
 
 mod checks;
 mod meta;
 
+use crate::ctx::Ctx;
 use crate::harness::Suite;
 use crate::{answers, bench, docker, kernel, lint, nginx, push, redmine, swarm};
 
 /// Run every test: `cargo test`, linters, and the checks against a real Docker engine.
 #[derive(Args)]
 pub struct Test {
-    /// Run only the groups whose name contains this text (unit, lint, nginx, answers, kernel, …).
-    #[arg(long, value_name = "TEXT")]
+    /// Run only this group (unit, lint, report, meta, nginx, flavour, push, redmine, swarm,
+    /// answers, kernel, bench).
+    #[arg(long, value_name = "GROUP")]
     only: Option<String>,
 }
 
 /// A group of checks: its name and what it runs.
-type Group = (&'static str, fn(&Shell, &mut Suite));
+type Group = (&'static str, fn(&Ctx, &mut Suite));
 
 /// The groups that need no Docker engine.
 const HERMETIC: &[&str] = &["unit", "lint", "report", "meta"];
@@ -41,11 +43,10 @@ const GROUPS: &[Group] = &[
 ];
 
 impl Test {
-    pub fn run(self, sh: &Shell) -> Result<()> {
-        let mut suite = Suite::new(crate::progress::verbose())?;
-        let selected = GROUPS
-            .iter()
-            .filter(|(name, _)| self.only.as_deref().is_none_or(|only| name.contains(only)));
+    pub fn run(self, ctx: &Ctx) -> Result<()> {
+        let sh = &ctx.sh;
+        let selected = select(self.only.as_deref())?;
+        let mut suite = Suite::new(ctx.verbose)?;
         let mut engine = None;
         for (name, group) in selected {
             // The hermetic groups come first and need no engine.
@@ -61,17 +62,52 @@ impl Test {
                 }
             }
             suite.group(name)?;
-            group(sh, &mut suite);
+            group(ctx, &mut suite);
         }
         suite.finish()
     }
 }
 
+/// The groups `--only` names (exactly), or all of them.
+fn select(only: Option<&str>) -> Result<Vec<&'static Group>> {
+    let Some(only) = only else {
+        return Ok(GROUPS.iter().collect());
+    };
+    match GROUPS.iter().find(|(name, _)| *name == only) {
+        Some(group) => Ok(vec![group]),
+        None => {
+            let names: Vec<&str> = GROUPS.iter().map(|(name, _)| *name).collect();
+            anyhow::bail!(
+                "no test group `{only}`: --only takes one of {}",
+                names.join(", ")
+            )
+        }
+    }
+}
+
 /// The hermetic tests, so that one command runs everything.
-fn unit(sh: &Shell, suite: &mut Suite) {
+fn unit(ctx: &Ctx, suite: &mut Suite) {
+    let sh = &ctx.sh;
     suite.check("cargo test (hermetic)", || {
         cmd!(sh, "cargo test --workspace --quiet")
             .run()
             .context("cargo test failed")
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_takes_a_group_name_exactly() {
+        assert_eq!(select(None).unwrap().len(), GROUPS.len());
+        assert_eq!(select(Some("nginx")).unwrap()[0].0, "nginx");
+        let err = select(Some("ngin")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("no test group `ngin`: --only takes one of unit, lint,")
+                && !err.contains('\n'),
+            "{err}"
+        );
+    }
 }

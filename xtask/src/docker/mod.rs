@@ -5,58 +5,18 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, ensure, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::http;
 
-/// The flavour chosen for this run, as `cargo xtask` hands it to everything it runs (its own
-/// children too): `upstream` or `offline`.
-pub const FLAVOUR_VAR: &str = "XTASK_FLAVOUR";
+mod failure;
+mod handle;
+mod inspect;
 
-/// Where the images come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavour {
-    /// Alpine and the official images from Docker Hub: what users get.
-    Upstream,
-    /// Debian bases built on this machine (`cargo xtask bases`): for machines without a registry.
-    Offline,
-}
-
-impl Flavour {
-    /// The flavour of this run (chosen by `main` before any command runs).
-    pub fn of(sh: &Shell) -> Flavour {
-        match sh.var(FLAVOUR_VAR).as_deref() {
-            Ok("offline") => Flavour::Offline,
-            _ => Flavour::Upstream,
-        }
-    }
-
-    /// Its name on the command line, in the environment and in paths: `upstream`, `offline`
-    /// (`redmine/.secrets/offline/`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Flavour::Upstream => "upstream",
-            Flavour::Offline => "offline",
-        }
-    }
-
-    /// How the flavour is called in reports: `offline (local Debian base)`.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Flavour::Upstream => "upstream (Alpine)",
-            Flavour::Offline => "offline (local Debian base)",
-        }
-    }
-
-    /// Suffix of image tags built in this flavour: `dockerlab/nginx:1.0.0-offline`.
-    pub fn tag_suffix(self) -> &'static str {
-        match self {
-            Flavour::Upstream => "",
-            Flavour::Offline => "-offline",
-        }
-    }
-}
+pub use failure::{reason, reason_of};
+pub use handle::Docker;
+pub use inspect::ContainerInfo;
 
 /// The workspace root, whatever directory `cargo xtask` was started from.
 pub fn project_root() -> PathBuf {
@@ -69,7 +29,8 @@ pub fn project_root() -> PathBuf {
 /// Fails with advice when no Docker engine answers.
 pub fn engine(sh: &Shell) -> Result<()> {
     let format = "{{.Server.Version}}";
-    let out = cmd!(sh, "docker version --format {format}")
+    let out = Docker::local(sh)
+        .cmd(&["version", "--format", format])
         .quiet()
         .ignore_status()
         .output()
@@ -80,28 +41,15 @@ pub fn engine(sh: &Shell) -> Result<()> {
         bail!(
             "no Docker engine is reachable ({}): start one with `sudo systemctl start docker` \
              (or `sudo dockerd &`), then check `docker version`",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .next()
-                .unwrap_or("no answer")
-                .trim()
+            reason_of(&out)
         );
     }
     Ok(())
 }
 
-/// `docker image inspect --format FORMAT IMAGE`.
-pub fn image_inspect(sh: &Shell, image: &str, format: &str) -> Result<String> {
-    cmd!(sh, "docker image inspect --format {format} {image}")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .with_context(|| format!("inspecting image {image}: is it built?"))
-}
-
 /// The image's id (`sha256:…`): what a name points to now, which a rebuild can change.
 pub fn image_id(sh: &Shell, image: &str) -> Result<String> {
-    image_inspect(sh, image, "{{.Id}}")
+    Ok(Docker::local(sh).image(image)?.id)
 }
 
 /// Whether `text` is a content digest as Docker prints them: `sha256:` and 64 lowercase hex digits
@@ -120,13 +68,7 @@ pub fn image_exists(sh: &Shell, image: &str) -> bool {
 }
 
 pub fn container_exists(sh: &Shell, name: &str) -> bool {
-    let format = "{{.Id}}";
-    cmd!(sh, "docker container inspect --format {format} {name}")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run()
-        .is_ok()
+    Docker::local(sh).succeeds(&["container", "inspect", name])
 }
 
 /// The git revision the images are built from (`unknown` outside a git checkout).
@@ -152,11 +94,7 @@ pub fn git_date(sh: &Shell) -> String {
 
 /// Removes a container if it exists, quietly.
 pub fn remove_container(sh: &Shell, name: &str) {
-    let _ = cmd!(sh, "docker rm --force --volumes {name}")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run();
+    Docker::local(sh).remove_container(name);
 }
 
 /// A container that is removed when the value goes out of scope (tests, benchmarks).
@@ -168,10 +106,11 @@ pub struct Container<'a> {
 impl<'a> Container<'a> {
     /// `docker run --detach --name NAME ARGS…`, removing a leftover of the same name first.
     pub fn run(sh: &'a Shell, name: &str, args: &[&str]) -> Result<Container<'a>> {
-        remove_container(sh, name);
-        cmd!(sh, "docker run --detach --name {name} {args...}")
-            .ignore_stdout()
-            .run()
+        let docker = Docker::local(sh);
+        docker.remove_container(name);
+        let run = [&["run", "--detach", "--name", name], args].concat();
+        docker
+            .run(&run)
             .with_context(|| format!("starting container {name}"))?;
         Ok(Container {
             sh,
@@ -182,25 +121,33 @@ impl<'a> Container<'a> {
     /// `docker inspect --format FORMAT` of this container.
     pub fn inspect(&self, format: &str) -> Result<String> {
         let name = &self.name;
-        Ok(cmd!(self.sh, "docker inspect --format {format} {name}")
-            .quiet()
-            .read()?)
+        Docker::local(self.sh).read(&["inspect", "--format", format, name])
     }
 }
 
 impl Container<'_> {
+    /// The last lines it logged.
+    pub fn logs_tail(&self, lines: usize) -> String {
+        Docker::local(self.sh).logs_tail(&self.name, lines)
+    }
+
+    /// What Docker says of it, typed.
+    pub fn info(&self) -> Result<ContainerInfo> {
+        Docker::local(self.sh).container(&self.name)
+    }
+
     /// Its address on its network (the default bridge, unless it was run on another one).
     pub fn ip(&self) -> Result<String> {
-        let ip = self.inspect("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")?;
-        ensure!(!ip.is_empty(), "{} has no address", self.name);
-        Ok(ip)
+        let info = self.info()?;
+        let ip = info.addresses().first().map(|ip| ip.to_string());
+        ip.with_context(|| format!("{} has no address", self.name))
     }
 
     /// The host address a container port is published on: `127.0.0.1:32768`.
     pub fn published(&self, port: u16) -> Result<String> {
         let name = &self.name;
         let spec = format!("{port}/tcp");
-        let out = cmd!(self.sh, "docker port {name} {spec}").quiet().read()?;
+        let out = Docker::local(self.sh).read(&["port", name, &spec])?;
         out.lines()
             .next()
             .map(|addr| addr.replace("0.0.0.0:", "127.0.0.1:"))

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use crate::docker;
+use crate::docker::{self, Docker};
 
 /// The prefix of everything the local cluster creates on the engine, and its network's name.
 pub const PREFIX: &str = "dockerlab-swarm";
@@ -54,12 +54,15 @@ pub fn host(node: &str) -> String {
 pub fn nodes(sh: &Shell) -> Result<Vec<String>> {
     let filter = format!("label={LABEL}=node");
     let format = "{{.Names}}";
-    let out = cmd!(
-        sh,
-        "docker container ls --all --filter {filter} --format {format}"
-    )
-    .quiet()
-    .read()?;
+    let out = Docker::local(sh).read(&[
+        "container",
+        "ls",
+        "--all",
+        "--filter",
+        &filter,
+        "--format",
+        format,
+    ])?;
     let mut names: Vec<String> = out.lines().map(str::to_string).collect();
     names.sort_by_key(|name| {
         name.rsplit('-')
@@ -98,32 +101,26 @@ pub fn local(sh: &Shell) -> Option<Local> {
 }
 
 pub fn running(sh: &Shell, container: &str) -> bool {
-    let format = "{{.State.Running}}";
-    cmd!(sh, "docker container inspect --format {format} {container}")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .is_ok_and(|out| out == "true")
+    Docker::local(sh)
+        .container(container)
+        .is_ok_and(|info| info.state.running)
 }
 
 /// A container's address on the cluster network.
 pub fn address(sh: &Shell, container: &str) -> Result<String> {
-    let format = format!("{{{{(index .NetworkSettings.Networks \"{PREFIX}\").IPAddress}}}}");
-    let addr = cmd!(sh, "docker container inspect --format {format} {container}")
-        .quiet()
-        .read()
+    let info = Docker::local(sh)
+        .container(container)
         .with_context(|| format!("{container} has no address on network {PREFIX}"))?;
-    if addr.is_empty() {
-        bail!("{container} has no address on network {PREFIX}: run `cargo xtask swarm up`");
+    match info.network_settings.networks.get(PREFIX) {
+        Some(net) if !net.ip_address.is_empty() => Ok(net.ip_address.clone()),
+        _ => bail!("{container} has no address on network {PREFIX}: run `cargo xtask swarm up`"),
     }
-    Ok(addr)
 }
 
 /// The registry as this machine reaches it: `127.0.0.1:PORT`.
 pub fn registry_push(sh: &Shell) -> Result<String> {
-    let out = cmd!(sh, "docker port {REGISTRY} 5000/tcp")
-        .quiet()
-        .read()
+    let out = Docker::local(sh)
+        .read(&["port", REGISTRY, "5000/tcp"])
         .context("the cluster's registry publishes no port: run `cargo xtask swarm up`")?;
     out.lines()
         .find(|line| line.starts_with("127.0.0.1:"))
@@ -131,21 +128,24 @@ pub fn registry_push(sh: &Shell) -> Result<String> {
         .context("the cluster's registry is not published on 127.0.0.1")
 }
 
+/// A node's engine (in its container, through the socket on the host).
+pub fn engine<'a>(sh: &'a Shell, node: &str) -> Docker<'a> {
+    Docker::host(sh, &host(node), &format!("node {node}"))
+}
+
+/// The local cluster's manager: its first node's engine.
+pub fn manager(sh: &Shell) -> Docker<'_> {
+    engine(sh, &node_name(1))
+}
+
 /// `docker --host NODE …` of a node's engine.
 pub fn on<'a>(sh: &'a Shell, node: &str, args: &[&str]) -> xshell::Cmd<'a> {
-    let host = host(node);
-    cmd!(sh, "docker --host {host} {args...}").quiet()
+    engine(sh, node).cmd(args).quiet()
 }
 
 /// Whether the engine at `host` answers.
 pub fn engine_answers(sh: &Shell, host: &str) -> bool {
-    let format = "{{.Server.Version}}";
-    cmd!(sh, "docker --host {host} version --format {format}")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run()
-        .is_ok()
+    Docker::host(sh, host, host).succeeds(&["version"])
 }
 
 /// Waits until the engine at `host` answers.
@@ -154,7 +154,8 @@ pub fn wait_engine(sh: &Shell, node: &str, limit: Duration) -> Result<()> {
     let start = Instant::now();
     while !engine_answers(sh, &host) {
         if start.elapsed() > limit {
-            let logs = cmd!(sh, "docker logs --tail 5 {node}")
+            let logs = Docker::local(sh)
+                .cmd(&["logs", "--tail", "5", node])
                 .quiet()
                 .ignore_status()
                 .output()
@@ -199,10 +200,10 @@ pub struct Task {
     pub addresses: Vec<String>,
 }
 
-/// The tasks of `service` that should run now and do, asked of the manager that `docker
-/// {manager...}` reaches (`--host …`, `--context …`, or nothing for DOCKER_HOST).
-pub fn running_tasks(sh: &Shell, manager: &[String], service: &str) -> Result<Vec<Task>> {
-    let docker = |args: &[&str]| cmd!(sh, "docker {manager...} {args...}").quiet().read();
+/// The tasks of `service` that should run now and do, asked of a manager (the local
+/// cluster's, or the one `redmine deploy` targets).
+pub fn running_tasks(manager: &Docker, service: &str) -> Result<Vec<Task>> {
+    let docker = |args: &[&str]| manager.read(args);
     let ids = docker(&[
         "service",
         "ps",

@@ -6,11 +6,12 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
 use serde_json::Value;
-use xshell::Shell;
 
-use super::swarm_stack::{self, Cluster, Images, Options};
-use super::Stack;
-use crate::local_swarm as cluster;
+use super::local as cluster;
+use super::stack::{self as swarm_stack, Images, Options};
+use super::target::Cluster;
+use crate::ctx::Ctx;
+use crate::redmine::stack::Stack;
 use crate::{docker, nginx, push};
 
 /// Deploy the stack to a Swarm (docs/swarm.md): build the images, push them to the registry the
@@ -45,7 +46,8 @@ pub struct Deploy {
 }
 
 impl Deploy {
-    pub fn run(self, sh: &Shell, stack: &Stack) -> Result<()> {
+    pub fn run(self, ctx: &Ctx, stack: &Stack) -> Result<()> {
+        let sh = &ctx.sh;
         let cluster = Cluster::find(sh, self.context.as_deref())?;
         if self.remove {
             swarm_stack::remove(sh, &cluster, self.volumes)?;
@@ -74,7 +76,7 @@ impl Deploy {
         // compose.yaml as Compose reads it, with the flavour's files and our variables.
         let config = swarm_stack::compose_config(sh, stack)?;
         let images = images(
-            sh,
+            ctx,
             stack,
             &config,
             self.redmine_image.as_deref(),
@@ -119,13 +121,14 @@ impl Deploy {
 /// Builds (or takes) the three images, pushes each to the registry and returns them by digest
 /// as the nodes pull them.
 fn images(
-    sh: &Shell,
+    ctx: &Ctx,
     stack: &Stack,
     config: &Value,
     redmine_image: Option<&str>,
     push_to: &str,
     pull_from: &str,
 ) -> Result<Images> {
+    let sh = &ctx.sh;
     let named = |service: &str| -> Result<String> {
         config["services"][service]["image"]
             .as_str()
@@ -152,7 +155,7 @@ fn images(
         );
         redmine = image.to_string();
     }
-    let web = nginx::build(sh)?;
+    let web = nginx::build(ctx)?;
     let publish = |image: &str| -> Result<String> {
         let (repository, tag) = ours(image);
         let digest = push::publish(sh, push_to, &repository, &tag, image)

@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use xshell::cmd;
 
-use super::report::{Table, Target};
-use super::{time, Ctx};
-use crate::local_swarm::LABEL;
-use crate::swarm::load::Load;
+use super::local::LABEL;
+use crate::bench::report::{Table, Target};
+use crate::bench::shared::{time, Ctx};
+use crate::docker::Docker;
+use crate::testkit::load::Load;
 
 /// A Redmine image that differs from the deployed one by a label: a new digest to roll out.
 const ROLLING: &str = "dockerlab-swarm/redmine:bench";
@@ -22,10 +22,9 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
         "rolling update of Redmine (2 tasks) → converged",
         "rolling update: failed requests of a client every 100 ms",
     ];
-    let sh = ctx.sh;
-    let xtask = std::env::current_exe().context("finding the xtask binary")?;
     let run = |args: &[&str]| -> Result<()> {
-        cmd!(sh, "{xtask} {args...}")
+        ctx.run
+            .xtask(args)?
             .run()
             .with_context(|| format!("cargo xtask {} failed", args.join(" ")))
     };
@@ -48,15 +47,14 @@ fn deploy_and_roll(
     figures: &[&str],
     run: &dyn Fn(&[&str]) -> Result<()>,
 ) -> Result<()> {
-    let sh = ctx.sh;
+    let sh = &ctx.run.sh;
     let (deploy, ()) = time(|| run(&["redmine", "deploy", "--replicas", "2"]))?;
     t.measured(figures[0], deploy, "s", 1).note(
         "new cluster: images built already, pushed, pulled by the nodes; one Redmine task \
          migrates the new database, then the second starts",
     );
-    let redmine = crate::redmine::user_stack(sh, 3000)?;
-    let current = crate::redmine::swarm_stack::compose_config(sh, &redmine)?["services"]["redmine"]
-        ["image"]
+    let redmine = crate::redmine::user_stack(ctx.run, 3000)?;
+    let current = super::stack::compose_config(sh, &redmine)?["services"]["redmine"]["image"]
         .as_str()
         .map(str::to_string)
         .context("compose.yaml names no Redmine image")?;
@@ -65,14 +63,16 @@ fn deploy_and_roll(
         "FROM {current}\nLABEL dockerlab.bench.rolling={}\n",
         std::process::id()
     );
-    cmd!(sh, "docker build --quiet --label {label} --tag {ROLLING} -")
+    let build = ["build", "--quiet", "--label", &label, "--tag", ROLLING, "-"];
+    Docker::local(sh)
+        .cmd(&build)
         .stdin(dockerfile)
         .quiet()
         .ignore_stdout()
         .run()?;
     let url = format!(
         "http://{}:3000/",
-        crate::local_swarm::address(sh, &crate::local_swarm::node_name(1))?
+        super::local::address(sh, &super::local::node_name(1))?
     );
     let load = Load::start(&url, Duration::from_secs(420));
     let rolled = time(|| run(&["redmine", "deploy", "--redmine-image", ROLLING]));

@@ -1,15 +1,16 @@
-//! The Redmine stack on a Swarm: which manager, the stack file made of compose.yaml and
+//! The Redmine stack on a Swarm: the stack file made of compose.yaml and
 //! redmine/stack.yaml, `docker stack deploy`, and waiting until every service has converged.
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::Value;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use super::Stack;
-use crate::docker;
-use crate::local_swarm::{self as cluster, Local};
+use super::local as cluster;
+use super::target::Cluster;
+use crate::docker::{self, Docker};
+use crate::redmine::stack::Stack;
 
 /// The stack's name on the Swarm (services `dockerlab-redmine_db`, `_redmine`, `_web`).
 pub const NAME: &str = "dockerlab-redmine";
@@ -31,93 +32,6 @@ const COMPOSE_ONLY: &[&str] = &[
 /// The longest a deploy may take to converge (a first start migrates the database; the nodes
 /// pull the images first).
 const CONVERGE: Duration = Duration::from_secs(600);
-
-/// The Swarm manager that docker commands go to.
-pub struct Cluster {
-    /// docker's arguments that reach it: `--context NAME`, `--host unix://…`, or none (DOCKER_HOST).
-    pub args: Vec<String>,
-    /// It, in words.
-    pub shown: String,
-    /// The local cluster of `cargo xtask swarm up`, when that is the target.
-    pub local: Option<Local>,
-}
-
-impl Cluster {
-    /// `--context NAME`, else DOCKER_HOST, else the local cluster; checked to be a manager.
-    pub fn find(sh: &Shell, context: Option<&str>) -> Result<Cluster> {
-        let cluster = if let Some(name) = context {
-            Cluster {
-                args: vec!["--context".into(), name.into()],
-                shown: format!("docker context {name}"),
-                local: None,
-            }
-        } else if let Some(host) = sh.var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
-            Cluster {
-                args: Vec::new(),
-                shown: host,
-                local: None,
-            }
-        } else {
-            let Some(local) = cluster::local(sh) else {
-                bail!(
-                    "no Swarm to deploy to: start the local one with `cargo xtask swarm up`, or \
-                     point --context or DOCKER_HOST at a Swarm manager"
-                );
-            };
-            Cluster {
-                args: vec!["--host".into(), local.manager.clone()],
-                shown: "the local Swarm".into(),
-                local: Some(local),
-            }
-        };
-        check_manager(sh, &cluster)?;
-        Ok(cluster)
-    }
-
-    /// `docker …` on the manager.
-    pub fn docker<'a>(&self, sh: &'a Shell, args: &[&str]) -> xshell::Cmd<'a> {
-        let target = &self.args;
-        cmd!(sh, "docker {target...} {args...}")
-    }
-
-    /// The address clients reach the front door at: the manager's (where it runs).
-    pub fn address(&self, sh: &Shell) -> Result<String> {
-        if let Some(local) = &self.local {
-            return Ok(local.manager_addr.clone());
-        }
-        Ok(self
-            .docker(sh, &["info", "--format", "{{.Swarm.NodeAddr}}"])
-            .quiet()
-            .read()?)
-    }
-}
-
-/// The manager's Swarm state, checked before anything is built or pushed.
-pub fn check_manager(sh: &Shell, cluster: &Cluster) -> Result<()> {
-    let args = &cluster.args;
-    let format = "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}";
-    let out = cmd!(sh, "docker {args...} info --format {format}")
-        .quiet()
-        .ignore_status()
-        .output()?;
-    let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        bail!(
-            "no Swarm manager answers at {} ({}): start the local cluster with `cargo xtask \
-             swarm up`, or point --context or DOCKER_HOST at a manager",
-            cluster.shown,
-            err.lines().next().unwrap_or("no answer").trim()
-        );
-    }
-    ensure!(
-        said == "active true",
-        "{} is not a Swarm manager (its Swarm state: {said}): point --context or DOCKER_HOST at a \
-         manager, or use the local cluster (`cargo xtask swarm up`)",
-        cluster.shown
-    );
-    Ok(())
-}
 
 /// The stack's images, by digest, as the nodes pull them.
 pub struct Images {
@@ -183,11 +97,10 @@ pub fn check_pull(sh: &Shell, cluster: &Cluster, images: &Images, registry: &str
             .ignore_status()
             .output()?;
         if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
             bail!(
                 "the Swarm cannot pull {image} ({}): --registry {registry} must be an address the \
                  nodes reach, not only this machine",
-                err.lines().next().unwrap_or("no answer").trim()
+                docker::reason_of(&out)
             );
         }
     }
@@ -453,25 +366,15 @@ pub fn remove(sh: &Shell, cluster: &Cluster, volumes: bool) -> Result<()> {
 
 /// Removes a node's volumes of the stack, waiting for its stopping containers to let go.
 fn remove_volumes(sh: &Shell, host: &str, filter: &str) -> Result<()> {
+    let node = Docker::host(sh, host, host);
     let start = Instant::now();
     loop {
-        let list = cmd!(
-            sh,
-            "docker --host {host} volume ls --quiet --filter {filter}"
-        )
-        .quiet()
-        .read()?;
+        let list = node.read(&["volume", "ls", "--quiet", "--filter", filter])?;
         let names: Vec<&str> = list.lines().collect();
         if names.is_empty() {
             return Ok(());
         }
-        let gone = names.clone();
-        let removed = cmd!(sh, "docker --host {host} volume rm {gone...}")
-            .quiet()
-            .ignore_stdout()
-            .ignore_stderr()
-            .run();
-        if removed.is_ok() {
+        if node.succeeds(&[&["volume", "rm"], &names[..]].concat()) {
             return Ok(());
         }
         if start.elapsed() > Duration::from_secs(60) {

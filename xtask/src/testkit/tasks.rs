@@ -4,18 +4,17 @@
 use anyhow::Result;
 use xshell::Shell;
 
-pub use crate::local_swarm::Task;
-use crate::local_swarm::{self as cluster, node_name, on};
+pub use crate::swarm::local::Task;
+use crate::swarm::local::{self as cluster, on};
 
 /// `docker …` on the manager of the local cluster.
 pub fn manager<'a>(sh: &'a Shell, args: &[&str]) -> xshell::Cmd<'a> {
-    on(sh, &node_name(1), args)
+    cluster::manager(sh).cmd(args).quiet()
 }
 
 /// The tasks of `service` that should run now and do, on the local cluster.
 pub fn running(sh: &Shell, service: &str) -> Result<Vec<Task>> {
-    let manager = ["--host".to_string(), cluster::host(&node_name(1))];
-    cluster::running_tasks(sh, &manager, service)
+    cluster::running_tasks(&cluster::manager(sh), service)
 }
 
 /// `docker exec` in a task's container, through its node's engine; returns its output.
