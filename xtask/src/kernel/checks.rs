@@ -10,7 +10,10 @@ use crate::harness::Suite;
 /// The checks of `cargo xtask test`: build in a container, boot, and compare the kernels.
 pub fn run(ctx: &Ctx, suite: &mut Suite) {
     let sh = &ctx.sh;
-    let built = suite.check("kernel: builds inside a container", || build(ctx, false));
+    let built = suite.check(
+        "kernel: built inside a container (reusing the answers group's compile when that ran first)",
+        || build(ctx, false),
+    );
     let host = suite.after(
         built.as_ref(),
         "kernel: the builder container runs on the host's kernel",
