@@ -360,6 +360,8 @@ fn dependabot_watches_every_arg_base() {
     );
 }
 
+mod figures;
+
 /// The run-wide choices are values passed down from `main` ([`crate::ctx::Ctx`]): no source reads
 /// their variables back from the environment (clap reads them, children get them set).
 #[test]

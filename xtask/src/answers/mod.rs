@@ -234,6 +234,13 @@ impl<'a> Session<'a> {
 
 impl Drop for Session<'_> {
     fn drop(&mut self) {
+        // The kernel the demonstration compiled serves the kernel group too (it says so).
+        if let Some((_, builder)) = self.vars.iter().find(|(name, _)| *name == "BUILDER") {
+            let dir = docker::project_root().join(WORK).join("kernel");
+            if let Err(err) = kernel::adopt(self.sh, builder, &dir) {
+                eprintln!("the kernel of {WORK}/kernel was not kept for reuse: {err:#}");
+            }
+        }
         for name in CONTAINERS {
             docker::remove_container(self.sh, name);
         }

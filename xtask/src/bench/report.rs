@@ -48,6 +48,9 @@ impl Target {
     }
 }
 
+/// How the reason of a figure left out for want of a tool or resource starts.
+pub const MISSING: &str = "no ";
+
 /// One figure: a measured median, or why it was not measured.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -137,6 +140,12 @@ impl Table {
         reason: impl Into<String>,
     ) -> &mut Row {
         self.push(figure.into(), Value::NotMeasured(reason.into()))
+    }
+
+    /// A figure left out for want of a tool or resource: "no WHAT", the only reason a quick run
+    /// of `cargo xtask test` accepts ([`super::shape::left_out_for_want`]).
+    pub fn missing(&mut self, figure: impl Into<String>, what: impl AsRef<str>) -> &mut Row {
+        self.not_measured(figure, format!("{MISSING}{}", what.as_ref()))
     }
 
     /// The row of that figure.

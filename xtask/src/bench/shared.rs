@@ -54,6 +54,35 @@ pub struct Ctx<'a> {
     pub image: String,
 }
 
+/// How a serving container is, and its log's last lines (its last errors, when it logged any):
+/// what a failed load shows.
+pub fn server_state(container: &crate::docker::Container) -> String {
+    let state = match container.info() {
+        Ok(info) => format!(
+            "{} {}, OOM-killed: {}, restarted {} times",
+            info.state.status, info.state.exit_code, info.state.oom_killed, info.restart_count
+        ),
+        Err(err) => format!("no state: {err:#}"),
+    };
+    let logs = container.logs_tail(500);
+    let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
+    let errors: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains("Completed 4") || l.contains("Completed 5") || l.contains("rror"))
+        .collect();
+    let (what, shown) = if errors.is_empty() {
+        ("lines", &lines)
+    } else {
+        ("errors", &errors)
+    };
+    format!(
+        "{} {state}; its log's last {what}: {}",
+        container.name,
+        shown[shown.len().saturating_sub(3)..].join(" | ")
+    )
+}
+
 /// Runs `f`, returning how long it took in seconds.
 pub fn time<T>(f: impl FnOnce() -> Result<T>) -> Result<(f64, T)> {
     let start = Instant::now();

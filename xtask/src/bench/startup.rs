@@ -14,10 +14,11 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     let sh = &ctx.run.sh;
     let figure = "`cargo xtask nginx`, image built → first 200";
     if docker::container_exists(sh, nginx::CONTAINER) {
-        t.not_measured(
+        t.missing(
             figure,
             format!(
-                "{} is running (someone's page); `cargo xtask nginx down` first",
+                "free container name: {} is running (someone's page); `cargo xtask nginx down` \
+                 first",
                 nginx::CONTAINER
             ),
         );

@@ -84,7 +84,16 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
     for _ in 0..ctx.plan.runs {
         let mut round = Round::default();
         for target in &targets {
-            round.push(target.name, load.run(sh, &target.url)?.without_errors()?);
+            let wrk = load.run(sh, &target.url).and_then(|wrk| wrk.within(0));
+            let wrk = wrk.with_context(|| {
+                format!(
+                    "{}: {}; {}",
+                    target.name,
+                    super::shared::server_state(&web),
+                    super::shared::server_state(&plain)
+                )
+            })?;
+            round.push(target.name, wrk);
         }
         rounds.push(round);
     }

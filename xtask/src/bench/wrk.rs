@@ -15,12 +15,14 @@ pub struct Wrk {
 }
 
 impl Wrk {
-    /// Only a load of which every answer was a success: figures of error pages are not figures
-    /// of our page.
-    pub fn without_errors(self) -> Result<Wrk> {
+    /// Only a load that completed requests, with at most `percent` % of error answers: figures of
+    /// error pages are not figures of our pages.
+    pub fn within(self, percent: u64) -> Result<Wrk> {
+        ensure!(self.requests > 0, "no request completed");
         ensure!(
-            self.errors == 0,
-            "{} of {} answers were errors: the figures would not be of our page",
+            self.errors * 100 <= self.requests * percent,
+            "{} of {} answers were errors (more than {percent} %): the figures would not be of \
+             our page",
             self.errors,
             self.requests
         );
@@ -185,8 +187,14 @@ Transfer/sec:     78.80MB
         );
         let w = parse(&errors).unwrap();
         assert_eq!((w.requests, w.errors), (122819, 12));
-        assert!(w.without_errors().is_err());
-        assert!(parse(WRK).unwrap().without_errors().is_ok());
+        // 12 of 122819 is 0.01 %: none allowed fails, 1 % allowed passes.
+        assert!(w.within(0).is_err());
+        assert!(w.within(1).is_ok());
+        let many = Wrk { errors: 1229, ..w };
+        assert!(many.within(1).is_err());
+        let none = Wrk { requests: 0, ..w };
+        assert!(none.within(1).is_err());
+        assert!(parse(WRK).unwrap().within(0).is_ok());
         assert!(parse("unable to connect to 127.0.0.1:1 Connection refused").is_err());
         assert!(parse(&WRK.replace("24563.80", "0.00")).is_err());
     }

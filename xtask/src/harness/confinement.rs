@@ -29,6 +29,7 @@ host_ips={{range $port, $bindings := .HostConfig.PortBindings}}{{range $bindings
 image={{.Image}}
 oom_killed={{.State.OOMKilled}}
 restarts={{.RestartCount}}
+restart_policy={{.HostConfig.RestartPolicy.Name}}
 started={{.State.StartedAt}}";
 
 impl Confinement {

@@ -6,7 +6,7 @@ mod capture;
 pub mod confinement;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Instant;
 
@@ -21,12 +21,15 @@ use capture::Capture;
 pub struct Suite {
     passed: usize,
     failed: usize,
+    skipped: usize,
     /// None with `--verbose`: everything streams to the terminal as it comes.
     capture: Option<Capture>,
     color: bool,
     group: String,
     logs: PathBuf,
     index: usize,
+    /// Where the suite's own lines go instead of the terminal ([`Suite::reporting_to`]).
+    report: Option<std::fs::File>,
 }
 
 /// Lines of a failed check's log shown under its FAIL line.
@@ -46,17 +49,31 @@ impl Suite {
         Ok(Suite {
             passed: 0,
             failed: 0,
+            skipped: 0,
             capture,
             color: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             group: String::new(),
             logs: crate::docker::project_root().join("target/logs"),
             index: 0,
+            report: None,
         })
+    }
+
+    /// A suite whose own lines (PASS, FAIL, SKIP, the total) go to the file `report`, without
+    /// colours: the `meta` group runs one inside a check and reads what it said.
+    pub fn reporting_to(report: &Path) -> Result<Suite> {
+        let file = std::fs::File::create(report)
+            .with_context(|| format!("creating {}", report.display()))?;
+        let mut suite = Suite::new(false)?;
+        suite.report = Some(file);
+        suite.color = false;
+        Ok(suite)
     }
 
     /// Starts a group of checks: its header, and a fresh directory for its logs. What runs
     /// between its checks (teardowns) goes to its `group.log`.
     pub fn group(&mut self, name: &str) -> Result<()> {
+        self.end_group();
         self.group = name.to_string();
         self.index = 0;
         let dir = self.logs.join(name);
@@ -69,9 +86,9 @@ impl Suite {
         Ok(())
     }
 
-    /// Runs one check; its value is handed on only when it passed, so that checks that depend
-    /// on it are not run (the failure is already counted).
-    pub fn check<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Option<T> {
+    /// Runs one check. Its value is handed on only when it passed; the checks that need it
+    /// ([`Suite::after`]) are otherwise reported as skipped, "needs NAME", and counted.
+    pub fn check<T>(&mut self, name: &str, f: impl FnOnce() -> Result<T>) -> Got<T> {
         self.index += 1;
         let log = self.log_path(name);
         let logged = match &self.capture {
@@ -95,7 +112,7 @@ impl Suite {
             Ok(value) => {
                 self.passed += 1;
                 self.say(&format!("{} {name} {took}", self.paint("PASS", "32")));
-                Some(value)
+                Got(Ok(value))
             }
             Err(err) => {
                 self.failed += 1;
@@ -114,18 +131,59 @@ impl Suite {
                         .unwrap_or(&log);
                     self.say(&format!("    log: {}", shown.display()));
                 }
-                None
+                Got(Err(Needs(name.to_string())))
             }
         }
     }
 
+    /// Runs a check that needs what `dep` handed on; when `dep` failed (or was skipped), it is
+    /// reported as skipped with "needs NAME" of the check that failed, and counted.
+    pub fn after<D, T>(
+        &mut self,
+        dep: Got<D>,
+        name: &str,
+        f: impl FnOnce(D) -> Result<T>,
+    ) -> Got<T> {
+        match dep.0 {
+            Ok(value) => self.check(name, || f(value)),
+            Err(needs) => {
+                self.skip(name, &needs.reason());
+                Got(Err(needs))
+            }
+        }
+    }
+
+    /// A check that cannot run here: `SKIP name: reason`, counted.
+    pub fn skip(&mut self, name: &str, reason: &str) {
+        self.index += 1;
+        self.skipped += 1;
+        self.say(&format!("{} {name}: {reason}", self.paint("SKIP", "33")));
+    }
+
+    /// A group that reported no check at all (none passed, failed or was skipped) is a failure:
+    /// no group passes without running.
+    fn end_group(&mut self) {
+        if !self.group.is_empty() && self.index == 0 {
+            self.failed += 1;
+            let group = self.group.clone();
+            self.say(&format!(
+                "{} group {group}: it ran no check",
+                self.paint("FAIL", "31")
+            ));
+        }
+    }
+
     pub fn finish(mut self) -> Result<()> {
-        self.say(&format!("{} passed, {} failed", self.passed, self.failed));
+        self.end_group();
+        // Plain on purpose, even on a terminal: CI and the `report` group read this line.
+        self.say(&format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        ));
         // Back to the terminal for the error below, and whatever comes after.
         self.capture = None;
-        if self.failed > 0 || self.passed == 0 {
-            bail!("{} checks failed", self.failed);
-        }
+        ensure!(self.failed == 0, "{} checks failed", self.failed);
+        ensure!(self.passed > 0, "no check passed");
         Ok(())
     }
 
@@ -151,6 +209,11 @@ impl Suite {
     }
 
     fn say(&self, line: &str) {
+        if let Some(mut report) = self.report.as_ref() {
+            use std::io::Write;
+            let _ = writeln!(report, "{line}");
+            return;
+        }
         match &self.capture {
             Some(capture) => capture.say(line),
             None => println!("{line}"),
@@ -164,6 +227,47 @@ impl Suite {
         } else {
             word.to_string()
         }
+    }
+}
+
+/// What a check hands on to the checks that need it: its value when it passed, else the name of
+/// the check that failed, the reason its dependents are skipped.
+#[derive(Clone)]
+pub struct Got<T>(std::result::Result<T, Needs>);
+
+/// The name of the failed check a skipped one needed.
+#[derive(Clone, Debug)]
+pub struct Needs(String);
+
+impl Needs {
+    fn reason(&self) -> String {
+        format!("needs {}", self.0)
+    }
+}
+
+impl<T> Got<T> {
+    /// The value, when the check passed.
+    pub fn ok(self) -> Option<T> {
+        self.0.ok()
+    }
+
+    /// "needs NAME" when the check failed or was skipped.
+    pub fn needs(&self) -> Option<String> {
+        self.0.as_ref().err().map(Needs::reason)
+    }
+
+    pub fn as_ref(&self) -> Got<&T> {
+        Got(self.0.as_ref().map_err(Needs::clone))
+    }
+
+    /// What is made from the value, for the checks after; a failure carries over.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Got<U> {
+        Got(self.0.map(f))
+    }
+
+    /// Both values, for a check that needs two; the first failure carries over.
+    pub fn and<U>(self, other: Got<U>) -> Got<(T, U)> {
+        Got(self.0.and_then(|a| other.0.map(|b| (a, b))))
     }
 }
 

@@ -10,13 +10,13 @@ use crate::docker::{self, Container, Docker};
 use crate::flavour::Flavour;
 use crate::flavour::PROBE_VAR;
 use crate::harness::confinement::Confinement;
-use crate::harness::{one_error_line, xtask, Suite};
+use crate::harness::{one_error_line, xtask, Got, Suite};
 use crate::http;
 use crate::registry::Registry;
 
 pub fn run(ctx: &Ctx, suite: &mut Suite) {
     let sh = &ctx.sh;
-    suite.check("nginx: no engine reachable is one clear error", || {
+    let _ = suite.check("nginx: no engine reachable is one clear error", || {
         let out = xtask(
             ctx,
             &["nginx"],
@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
         );
         Ok(())
     });
-    suite.check("nginx: a taken port is one clear error naming it", || {
+    let _ = suite.check("nginx: a taken port is one clear error naming it", || {
         let taken = std::net::TcpListener::bind("0.0.0.0:0")?;
         let port = taken.local_addr()?.port().to_string();
         let out = xtask(ctx, &["nginx", "--port", &port], &[])?;
@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
         );
         Ok(())
     });
-    suite.check(
+    let _ = suite.check(
         "nginx: --bind of an address not on this host is one clear error",
         || {
             let out = xtask(ctx, &["nginx", "--bind", "192.0.2.1"], &[])?;
@@ -52,7 +52,7 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             Ok(())
         },
     );
-    suite.check(
+    let _ = suite.check(
         "nginx: a base that cannot be pulled is one line with Docker's reason (no registry vs no tag)",
         || {
             let unreachable = format!("127.0.0.1:{}/dockerlab-test/none:1", docker::free_port()?);
@@ -81,67 +81,74 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             Ok(())
         },
     );
-    let Some(image) = suite.check("nginx: image builds", || build(ctx)) else {
-        return;
-    };
-    confined(ctx, suite);
-    let Some(web) = suite.check("nginx: container starts", || {
+    let image = suite.check("nginx: image builds", || build(ctx));
+    confined(ctx, suite, image.as_ref());
+    let web = suite.after(image.as_ref(), "nginx: container starts", |image| {
         Container::run(
             sh,
             "dockerlab-test-nginx",
-            &["--publish", "127.0.0.1::8080", &image],
+            &["--publish", "127.0.0.1::8080", image],
         )
-    }) else {
-        return;
-    };
-    let Some(base) = suite.check("nginx: serves on a published port", || {
+    });
+    let base = suite.after(web.as_ref(), "nginx: serves on a published port", |web| {
         let base = format!("http://{}", web.published(8080)?);
         docker::wait_http(&format!("{base}/"), Duration::from_secs(20))?;
         Ok(base)
-    }) else {
-        return;
-    };
+    });
+    let serving = || web.as_ref().and(base.as_ref());
 
-    suite.check("nginx: GET / is our page, not nginx's default", || {
-        let page = http::get(&format!("{base}/"))?;
-        ensure!(page.status == 200, "status {}", page.status);
-        ensure!(
-            page.body.contains(r#"content="dockerlab-nginx""#),
-            "our marker is missing"
-        );
-        for default in ["Welcome to nginx", "nginx.org", "Thank you for using nginx"] {
+    let _ = suite.after(
+        serving(),
+        "nginx: GET / is our page, not nginx's default",
+        |(_, base)| {
+            let page = http::get(&format!("{base}/"))?;
+            ensure!(page.status == 200, "status {}", page.status);
             ensure!(
-                !page.body.contains(default),
-                "nginx's default text {default:?} is on the page"
+                page.body.contains(r#"content="dockerlab-nginx""#),
+                "our marker is missing"
             );
-        }
-        let version = env!("CARGO_PKG_VERSION");
-        ensure!(
-            page.body.contains(&format!("<dd>{version}\n</dd>")),
-            "the build facts (version {version}) are not on the page"
-        );
-        ensure!(
-            !page.body.contains("an error occurred"),
-            "an SSI include failed"
-        );
-        Ok(())
-    });
-    suite.check("nginx: unknown path is 404 with our page", || {
-        let resp = http::get(&format!("{base}/no/such/page"))?;
-        ensure!(resp.status == 404, "status {}", resp.status);
-        ensure!(
-            resp.body.contains("dockerlab-nginx-404"),
-            "not our 404 page"
-        );
-        Ok(())
-    });
-    suite.check("nginx: Server header carries no version", || {
-        let resp = http::get(&format!("{base}/"))?;
-        let server = resp.header("Server").context("no Server header")?;
-        ensure!(server == "nginx", "Server: {server}");
-        Ok(())
-    });
-    suite.check("nginx: runs as a non-root uid", || {
+            for default in ["Welcome to nginx", "nginx.org", "Thank you for using nginx"] {
+                ensure!(
+                    !page.body.contains(default),
+                    "nginx's default text {default:?} is on the page"
+                );
+            }
+            let version = env!("CARGO_PKG_VERSION");
+            ensure!(
+                page.body.contains(&format!("<dd>{version}\n</dd>")),
+                "the build facts (version {version}) are not on the page"
+            );
+            ensure!(
+                !page.body.contains("an error occurred"),
+                "an SSI include failed"
+            );
+            Ok(())
+        },
+    );
+    let _ = suite.after(
+        serving(),
+        "nginx: unknown path is 404 with our page",
+        |(_, base)| {
+            let resp = http::get(&format!("{base}/no/such/page"))?;
+            ensure!(resp.status == 404, "status {}", resp.status);
+            ensure!(
+                resp.body.contains("dockerlab-nginx-404"),
+                "not our 404 page"
+            );
+            Ok(())
+        },
+    );
+    let _ = suite.after(
+        serving(),
+        "nginx: Server header carries no version",
+        |(_, base)| {
+            let resp = http::get(&format!("{base}/"))?;
+            let server = resp.header("Server").context("no Server header")?;
+            ensure!(server == "nginx", "Server: {server}");
+            Ok(())
+        },
+    );
+    let _ = suite.after(serving(), "nginx: runs as a non-root uid", |(web, _)| {
         let name = &web.name;
         let uids = Docker::local(sh).read(&["top", name, "-o", "pid,uid,comm"])?;
         let workers: Vec<&str> = uids
@@ -161,24 +168,29 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
         );
         Ok(())
     });
-    suite.check("nginx: healthcheck reaches healthy", || {
-        for _ in 0..60 {
-            let health = web.info()?.state.health.map(|health| health.status);
-            match health.as_deref().unwrap_or("none") {
-                "healthy" => return Ok(()),
-                "unhealthy" => bail!("the container turned unhealthy"),
-                _ => std::thread::sleep(Duration::from_millis(500)),
+    let _ = suite.after(
+        serving(),
+        "nginx: healthcheck reaches healthy",
+        |(web, _)| {
+            for _ in 0..60 {
+                let health = web.info()?.state.health.map(|health| health.status);
+                match health.as_deref().unwrap_or("none") {
+                    "healthy" => return Ok(()),
+                    "unhealthy" => bail!("the container turned unhealthy"),
+                    _ => std::thread::sleep(Duration::from_millis(500)),
+                }
             }
-        }
-        bail!("not healthy after 30 s")
-    });
-    suite.check(
+            bail!("not healthy after 30 s")
+        },
+    );
+    let _ = suite.after(
+        image.as_ref(),
         "nginx: serves read-only, without capabilities, no new privileges, within its limits",
-        || {
+        |image| {
             let hard = Container::run(
                 sh,
                 "dockerlab-test-nginx-hardened",
-                &[HARDENED, &["--publish", "127.0.0.1::8080", &image]].concat(),
+                &[HARDENED, &["--publish", "127.0.0.1::8080", image]].concat(),
             )?;
             let url = format!("http://{}/", hard.published(8080)?);
             let page = docker::wait_http(&url, Duration::from_secs(20))?;
@@ -186,21 +198,25 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             Ok(())
         },
     );
-    suite.check("nginx: docker stop ends it gracefully", || {
-        let name = &web.name;
-        Docker::local(sh).run(&["stop", "--time", "10", name])?;
-        let code = web.info()?.state.exit_code;
-        ensure!(
-            code == 0,
-            "exit code {code} (137 would mean it had to be killed)"
-        );
-        Ok(())
-    });
+    let _ = suite.after(
+        serving(),
+        "nginx: docker stop ends it gracefully",
+        |(web, _)| {
+            let name = &web.name;
+            Docker::local(sh).run(&["stop", "--time", "10", name])?;
+            let code = web.info()?.state.exit_code;
+            ensure!(
+                code == 0,
+                "exit code {code} (137 would mean it had to be killed)"
+            );
+            Ok(())
+        },
+    );
 }
 
 /// `cargo xtask nginx` itself (it takes the name dockerlab-nginx, as a user's run would, and is
 /// taken down after): the container it starts, as `docker inspect` shows it.
-fn confined(ctx: &Ctx, suite: &mut Suite) {
+fn confined(ctx: &Ctx, suite: &mut Suite, image: Got<&String>) {
     let sh = &ctx.sh;
     let start = |bind: Option<&str>| -> anyhow::Result<(String, String)> {
         let port = docker::free_port()?.to_string();
@@ -210,13 +226,20 @@ fn confined(ctx: &Ctx, suite: &mut Suite) {
         ensure!(out.status.success(), "`cargo xtask nginx` failed");
         Ok((port, String::from_utf8_lossy(&out.stdout).into_owned()))
     };
-    suite.check(
+    let _ = suite.after(
+        image.as_ref(),
         "nginx: `cargo xtask nginx` runs it limited (memory, CPU, PIDs), read-only, without \
-         capabilities, no new privileges, on 127.0.0.1 only, healthcheck in the image",
-        || {
+         capabilities, no new privileges, on 127.0.0.1 only, healthcheck in the image, restarted \
+         unless stopped",
+        |_| {
             let (port, said) = start(None)?;
             let found = Confinement::of(sh, CONTAINER)?;
             found.hardened(sh, None)?;
+            ensure!(
+                found.get("restart_policy") == "unless-stopped",
+                "restart policy {:?}: it would not come back after the engine restarts",
+                found.get("restart_policy")
+            );
             ensure!(
                 found.host_ips() == ["127.0.0.1"],
                 "published on {:?}",
@@ -228,9 +251,10 @@ fn confined(ctx: &Ctx, suite: &mut Suite) {
             Ok(())
         },
     );
-    suite.check(
+    let _ = suite.after(
+        image,
         "nginx: --bind 0.0.0.0 publishes on every interface on purpose, and says so",
-        || {
+        |_| {
             let (port, said) = start(Some("0.0.0.0"))?;
             let found = Confinement::of(sh, CONTAINER)?;
             found.hardened(sh, Some("0.0.0.0"))?;
@@ -260,24 +284,29 @@ pub fn flavour_choice(ctx: &Ctx, suite: &mut Suite) {
         (crate::flavour::FLAVOUR_VAR, "auto"),
         ("XTASK_OFFLINE", "false"),
     ];
-    suite.check(
+    let _ = suite.check(
         "nginx: --flavour auto without a registry builds offline and says why",
         || {
             let closed = format!("127.0.0.1:{}", docker::free_port()?);
             let port = docker::free_port()?.to_string();
             let env = [auto.as_slice(), &[(PROBE_VAR, closed.as_str())]].concat();
-            let out = xtask(ctx, &["nginx", "--port", &port], &env);
+            let base = upstream_base()?;
+            // The one thing besides a registry that makes auto take upstream, read before.
+            let upstream_here = docker::image_exists(sh, &base);
+            let out = served(ctx, &["nginx", "--port", &port], &env, &port);
             let _ = xtask(ctx, &["nginx", "down"], &[]);
-            let out = out?;
+            let (out, page) = out?;
             ensure!(out.status.success(), "cargo xtask nginx failed");
             let stdout = String::from_utf8(out.stdout)?;
             let first = stdout.lines().next().unwrap_or_default();
-            let upstream_here = docker::image_exists(sh, &upstream_base()?);
-            if upstream_here {
+            // Either way: the line says which and why, that flavour's image is the one built
+            // and it serves our page.
+            let flavour = if upstream_here {
                 ensure!(
-                    first.starts_with("flavour: upstream ("),
+                    first == format!("flavour: upstream ({base} is here)"),
                     "first line: {first}"
                 );
+                Flavour::Upstream
             } else {
                 ensure!(
                     first.starts_with("flavour: offline (no registry reachable: ")
@@ -285,27 +314,40 @@ pub fn flavour_choice(ctx: &Ctx, suite: &mut Suite) {
                         && first.ends_with("--flavour upstream to insist"),
                     "first line: {first}"
                 );
-                let echoed = String::from_utf8_lossy(&out.stderr);
-                ensure!(
-                    echoed.contains(&format!("--tag {}", image(Flavour::Offline))),
-                    "the offline image was not the one built: {echoed}"
-                );
-            }
+                Flavour::Offline
+            };
+            let echoed = String::from_utf8_lossy(&out.stderr);
+            ensure!(
+                echoed.contains(&format!("--tag {}", image(flavour))),
+                "{} was not the image built: {echoed}",
+                image(flavour)
+            );
+            let page = page?;
+            ensure!(page == image(flavour), "the page is served by {page:?}");
             Ok(())
         },
     );
-    suite.check(
+    let _ = suite.check(
         "nginx: --flavour upstream without its base or a registry is one clear error",
         || {
             let port = docker::free_port()?.to_string();
             let args = ["--flavour", "upstream", "nginx", "--port", &port];
-            let out = xtask(ctx, &args, &[("XTASK_OFFLINE", "false")]);
+            let out = served(ctx, &args, &[("XTASK_OFFLINE", "false")], &port);
             let _ = xtask(ctx, &["nginx", "down"], &[]);
-            let out = out?;
+            let (out, page) = out?;
             let base = upstream_base()?;
             if out.status.success() {
-                // Docker Hub answered (or the base was here): the upstream image was built.
-                ensure!(docker::image_exists(sh, &base), "built without {base}?");
+                // Docker Hub answered (or the base was here): the upstream image was built on
+                // that base, and it is what serves our page.
+                let upstream = image(Flavour::Upstream);
+                let echoed = String::from_utf8_lossy(&out.stderr);
+                ensure!(
+                    echoed.contains(&format!("--tag {upstream}")),
+                    "{upstream} was not the image built: {echoed}"
+                );
+                ensure!(docker::image_exists(sh, &base), "built without {base}");
+                let page = page?;
+                ensure!(page == upstream, "the page is served by {page:?}");
                 return Ok(());
             }
             let error = one_error_line(&out)?;
@@ -316,6 +358,29 @@ pub fn flavour_choice(ctx: &Ctx, suite: &mut Suite) {
             Ok(())
         },
     );
+}
+
+/// `cargo xtask ARGS` with `env`; when it succeeded, the image of the container that serves our
+/// page on `port` (the caller takes it down).
+fn served(
+    ctx: &Ctx,
+    args: &[&str],
+    env: &[(&str, &str)],
+    port: &str,
+) -> anyhow::Result<(std::process::Output, anyhow::Result<String>)> {
+    let out = xtask(ctx, args, env)?;
+    if !out.status.success() {
+        return Ok((out, Err(anyhow::anyhow!("it failed"))));
+    }
+    let page = http::get(&format!("http://127.0.0.1:{port}/")).and_then(|page| {
+        ensure!(
+            page.status == 200 && page.body.contains(r#"content="dockerlab-nginx""#),
+            "not our page on port {port}: status {}",
+            page.status
+        );
+        Docker::local(&ctx.sh).read(&["inspect", "--format", "{{.Config.Image}}", CONTAINER])
+    });
+    Ok((out, page))
 }
 
 /// The upstream flavour's base of our nginx image, as its Dockerfile names it.

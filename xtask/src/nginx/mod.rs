@@ -94,11 +94,15 @@ impl Nginx {
         docker::port_free(self.port)?;
         let image = build(ctx)?;
         let publish = format!("{}:8080", socket(self.bind, self.port));
+        // Back after a restart of the engine or the machine, as the Redmine stack is; gone after
+        // `cargo xtask nginx down`.
         let run = [
             "run",
             "--detach",
             "--name",
             CONTAINER,
+            "--restart",
+            "unless-stopped",
             "--publish",
             &publish,
         ];

@@ -142,11 +142,11 @@ fn which(program: &str) -> Result<PathBuf> {
 /// The checks of `cargo xtask test` for `cargo xtask push`.
 pub fn run(ctx: &Ctx, suite: &mut Suite) {
     let sh = &ctx.sh;
-    suite.check(
+    let _ = suite.check(
         "push: invalid repository or tag is one clear error, docker never called",
         rejects_bad_input_without_docker(ctx),
     );
-    let Some((registry, login)) = suite.check(
+    let started = suite.check(
         "push: a local docker-registry with htpasswd auth starts",
         || {
             let login = Login::random("dockerlab-push")?;
@@ -155,22 +155,21 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
                 login,
             ))
         },
-    ) else {
-        return;
-    };
-    let pid = registry.pid();
-    let files = registry.files().to_path_buf();
-    let refs = LocalRefs {
+    );
+    // What outlives the registry, for the leftovers check.
+    let trace = started
+        .as_ref()
+        .map(|(registry, _)| (registry.pid(), registry.files().to_path_buf()));
+    let refs = started.as_ref().map(|(registry, _)| LocalRefs {
         sh,
         prefix: format!("{}/", registry.addr),
-    };
-    let addr = registry.addr.as_str();
-    let user = login.user.as_str();
-    let password = login.password.as_str();
+    });
+    let reg = started.as_ref().and(refs.as_ref());
 
-    suite.check(
+    let _ = suite.after(
+        reg.clone(),
         "push: the registry demands a login (401 without credentials)",
-        || {
+        |((registry, _), _)| {
             let anonymous = http::get(&registry.url("/v2/"))?;
             ensure!(
                 anonymous.status == 401,
@@ -188,9 +187,11 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             Ok(())
         },
     );
-    suite.check(
+    let _ = suite.after(
+        reg.clone(),
         "push: a wrong password is refused in plain words, nothing pushed",
-        || {
+        |((registry, login), refs)| {
+            let (addr, user, password) = (&*registry.addr, &*login.user, &*login.password);
             let config = registry.docker_config("docker-wrong")?;
             let wrong = format!("{password}-wrong");
             let out = xtask_push(ctx, addr, &config, Some((user, &wrong)), &[], None)?;
@@ -199,7 +200,7 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
                 error.contains("401 Unauthorized") && error.contains(PASSWORD_VAR),
                 "unclear: {error}"
             );
-            empty(&registry)?;
+            empty(registry)?;
             ensure!(
                 refs.list()?.is_empty(),
                 "local refs were made: {:?}",
@@ -208,9 +209,11 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             Ok(())
         },
     );
-    suite.check(
+    let _ = suite.after(
+        reg.clone(),
         "push: without a login the 401 is explained, nothing pushed",
-        || {
+        |((registry, _), refs)| {
+            let addr = &*registry.addr;
             let config = registry.docker_config("docker-none")?;
             let out = xtask_push(ctx, addr, &config, None, &[], None)?;
             let error = one_error_line(&out)?;
@@ -218,13 +221,15 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
                 error.contains("not logged in") && error.contains("401 Unauthorized"),
                 "unclear: {error}"
             );
-            empty(&registry)?;
+            empty(registry)?;
             refs.remove()
         },
     );
-    suite.check(
+    let _ = suite.after(
+        reg.clone(),
         "push: an unreachable registry is said to be unreachable",
-        || {
+        |((registry, login), _)| {
+            let (user, password) = (&*login.user, &*login.password);
             let config = registry.docker_config("docker-unreachable")?;
             let nowhere = format!("127.0.0.1:{}", docker::free_port()?);
             let out = xtask_push(ctx, &nowhere, &config, Some((user, password)), &[], None)?;
@@ -233,9 +238,11 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             Ok(())
         },
     );
-    suite.check(
+    let _ = suite.after(
+        reg.clone(),
         "push: an image that cannot be built is said so, nothing pushed",
-        || {
+        |((registry, login), _)| {
+            let (addr, user, password) = (&*registry.addr, &*login.user, &*login.password);
             // The real docker for everything but `docker build`, which fails as a broken
             // Dockerfile or a missing base would.
             let scratch = Scratch::temp("nobuild")?;
@@ -253,16 +260,20 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             let out = xtask_push(ctx, addr, &config, Some((user, password)), &[], Some(&path))?;
             let error = one_error_line(&out)?;
             ensure!(error.contains("could not be built"), "unclear: {error}");
-            empty(&registry)?;
+            empty(registry)?;
             Ok(())
         },
     );
 
-    let config = registry.docker_config("docker-good");
-    let name = format!("{addr}/{TEST_REPOSITORY}");
-    let Some(digest) = suite.check(
+    let good = started.as_ref().map(|(registry, login)| {
+        let name = format!("{}/{TEST_REPOSITORY}", registry.addr);
+        (registry, login, registry.docker_config("docker-good"), name)
+    });
+    let digest = suite.after(
+        good.as_ref(),
         "push: cargo xtask push publishes version, commit and --tag with one digest",
-        || {
+        |(registry, login, config, name)| {
+            let (addr, user, password) = (&*registry.addr, &*login.user, &*login.password);
             let config = config.as_ref().map_err(|e| anyhow!("{e:#}"))?;
             let out = xtask_push(
                 ctx,
@@ -298,28 +309,28 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             ensure!(digests.len() == 1, "several digests: {digests:?}");
             Ok(digests.remove(0))
         },
-    ) else {
-        return;
-    };
-    suite.check(
+    );
+    let _ = suite.after(
+        good.as_ref().and(digest.as_ref()),
         "push: the registry serves the reported digest for every tag",
-        || {
+        |((registry, ..), digest)| {
             for tag in [version_tag(ctx.flavour), "e2e".into()] {
                 let path = format!("/v2/{TEST_REPOSITORY}/manifests/{tag}");
                 let resp = registry.get(&path, MANIFEST_V2)?;
                 ensure!(resp.status == 200, "{path}: status {}", resp.status);
                 let served = resp.header("Docker-Content-Digest").unwrap_or_default();
                 ensure!(
-                    served == digest,
+                    served == digest.as_str(),
                     "{tag}: the registry serves {served}, {digest} was reported"
                 );
             }
             Ok(())
         },
     );
-    let Some(pulled) = suite.check(
+    let pulled = suite.after(
+        good.as_ref().and(digest.as_ref()).and(refs.as_ref()),
         "push: local tags deleted, the image pulled back by the reported digest",
-        || {
+        |(((_, _, config, name), digest), refs)| {
             refs.remove()?;
             let config = config.as_ref().map_err(|e| anyhow!("{e:#}"))?;
             let reference = format!("{name}@{digest}");
@@ -337,30 +348,35 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             );
             Ok(reference)
         },
-    ) else {
-        return;
-    };
-    suite.check("push: the pulled image runs and serves our page", || {
-        let web = Container::run(
-            sh,
-            TEST_CONTAINER,
-            &["--publish", "127.0.0.1::8080", &pulled],
-        )?;
-        let url = format!("http://{}/", web.published(8080)?);
-        let page = docker::wait_http(&url, Duration::from_secs(20))?;
-        ensure!(
-            page.body.contains(r#"content="dockerlab-nginx""#),
-            "not our page"
-        );
-        Ok(())
-    });
+    );
+    let _ = suite.after(
+        pulled,
+        "push: the pulled image runs and serves our page",
+        |pulled| {
+            let web = Container::run(
+                sh,
+                TEST_CONTAINER,
+                &["--publish", "127.0.0.1::8080", &pulled],
+            )?;
+            let url = format!("http://{}/", web.published(8080)?);
+            let page = docker::wait_http(&url, Duration::from_secs(20))?;
+            ensure!(
+                page.body.contains(r#"content="dockerlab-nginx""#),
+                "not our page"
+            );
+            Ok(())
+        },
+    );
 
-    let prefix = refs.prefix.clone();
+    let left = trace.and(refs.as_ref().map(|refs| refs.prefix.clone()));
+    drop(reg);
     drop(refs);
-    drop(registry);
-    suite.check(
+    drop(good);
+    drop(started);
+    let _ = suite.after(
+        left,
         "push: no leftovers (registry, files, images, containers)",
-        || {
+        |((pid, files), prefix)| {
             ensure!(
                 !Path::new(&format!("/proc/{pid}")).exists(),
                 "docker-registry (pid {pid}) still runs"

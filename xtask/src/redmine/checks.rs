@@ -36,66 +36,75 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
 fn stack_checks(ctx: &Ctx, suite: &mut Suite) {
     let sh = &ctx.sh;
     let work = docker::project_root().join("target/dockerlab-redmine-test");
-    let Some(port) = suite.check("redmine: a free port for the test stack", docker::free_port)
-    else {
-        return;
-    };
-    let stack = Stack::scratch(ctx, "dockerlab-redmine-test", port, &work);
-    let base = stack.url();
-
-    if suite
-        .check("redmine: stack builds and comes up healthy", || {
-            stack.up(sh)
-        })
-        .is_none()
-    {
-        return;
-    }
-    hardening_checks::confined(sh, suite, &stack);
-    suite.check("redmine: GET / answers 200", || {
+    let port = suite.check("redmine: a free port for the test stack", docker::free_port);
+    let stack = port
+        .as_ref()
+        .map(|&port| Stack::scratch(ctx, "dockerlab-redmine-test", port, &work));
+    let up = suite.after(
+        stack.as_ref(),
+        "redmine: stack builds and comes up healthy",
+        |stack| {
+            stack.up(sh)?;
+            Ok(&**stack)
+        },
+    );
+    hardening_checks::confined(sh, suite, up.clone());
+    let _ = suite.after(up.clone(), "redmine: GET / answers 200", |stack| {
+        let base = stack.url();
         let resp = crate::http::get(&format!("{base}/"))?;
         ensure!(resp.status == 200, "status {}", resp.status);
         Ok(())
     });
-    let Some(password) = suite.check(
+    let password = suite.after(
+        up.clone(),
         "redmine: admin logs in with the generated password, no forced change",
-        || {
+        |stack| {
             let password = stack.admin_password()?;
-            web::login(&base, "admin", &password)?;
+            web::login(&stack.url(), "admin", &password)?;
             Ok(password)
         },
-    ) else {
-        return;
-    };
-    suite.check("redmine: Settings › Display lists our theme", || {
-        let mut admin = web::login(&base, "admin", &password)?;
-        let select = web::theme_select(&mut admin, &base)?;
-        ensure!(
-            select.contains(&format!(r#"value="{THEME}""#)),
-            "{THEME} is not among the themes: {select}"
-        );
-        Ok(())
-    });
-    let selected = suite.check("redmine: selecting our theme succeeds", || {
-        let mut admin = web::login(&base, "admin", &password)?;
-        web::set_settings(
-            &mut admin,
-            &base,
-            "display",
-            &[("settings[ui_theme]", THEME)],
-        )?;
-        ensure!(
-            theme_selected(&base, &password)?,
-            "the setting did not stick"
-        );
-        Ok(())
-    });
-    if selected.is_none() {
-        return;
-    }
-    suite.check(
+    );
+    let admin = up.clone().and(password.as_ref());
+    let _ = suite.after(
+        admin.clone(),
+        "redmine: Settings › Display lists our theme",
+        |(stack, password)| {
+            let base = stack.url();
+            let mut admin = web::login(&base, "admin", password)?;
+            let select = web::theme_select(&mut admin, &base)?;
+            ensure!(
+                select.contains(&format!(r#"value="{THEME}""#)),
+                "{THEME} is not among the themes: {select}"
+            );
+            Ok(())
+        },
+    );
+    let selected = suite.after(
+        admin.clone(),
+        "redmine: selecting our theme succeeds",
+        |(stack, password)| {
+            let base = stack.url();
+            let mut admin = web::login(&base, "admin", password)?;
+            web::set_settings(
+                &mut admin,
+                &base,
+                "display",
+                &[("settings[ui_theme]", THEME)],
+            )?;
+            ensure!(
+                theme_selected(&base, password)?,
+                "the setting did not stick"
+            );
+            Ok(())
+        },
+    );
+    // The checks from here on find the theme selected (still_there asks).
+    let themed = admin.and(selected).map(|(admin, ())| admin);
+    let _ = suite.after(
+        themed.clone(),
         "redmine: pages link the theme's stylesheet, served with 200",
-        || {
+        |(stack, _)| {
+            let base = stack.url();
             let page = crate::http::get(&format!("{base}/"))?;
             let href = page
                 .body
@@ -109,15 +118,19 @@ fn stack_checks(ctx: &Ctx, suite: &mut Suite) {
             Ok(())
         },
     );
-    let Some(fixture) = suite.check(
+    let fixture = suite.after(
+        themed.clone(),
         "redmine: a project and an issue with an attachment are created (REST API)",
-        || create_fixture(sh, &base, &password),
-    ) else {
-        return;
-    };
-    suite.check(
+        |(stack, password)| create_fixture(sh, &stack.url(), password),
+    );
+    let fixed = themed
+        .and(fixture.as_ref())
+        .map(|((stack, password), fixture)| (stack, password, fixture));
+    let _ = suite.after(
+        fixed.clone(),
         "redmine: a real browser shows our theme (computed style, screenshot)",
-        || {
+        |(stack, _, fixture)| {
+            let base = stack.url();
             let browser = Browser::start(
                 &docker::project_root().join("target/dockerlab-redmine-test/chromium"),
             )?;
@@ -142,14 +155,16 @@ fn stack_checks(ctx: &Ctx, suite: &mut Suite) {
             Ok(())
         },
     );
-    suite.check(
+    let _ = suite.after(
+        up.clone(),
         "redmine: the plugins built into the image work: the probe's stylesheet compiled and \
          served with its digest, the notes plugin's migration applied",
-        || plugins_work(sh, &stack),
+        |stack| plugins_work(sh, stack),
     );
-    suite.check(
-        "redmine: the other flavour's stack never sees this one, and its down --volumes keeps our data",
-        || {
+    let _ = suite.after(
+        fixed.clone().and(port.as_ref()),
+        "redmine: down --volumes of the other flavour's stack keeps this one running, with its volumes and data",
+        |((stack, _, fixture), &port)| {
             let other = Stack::new(
                 "dockerlab-redmine-test",
                 match stack.flavour {
@@ -159,18 +174,6 @@ fn stack_checks(ctx: &Ctx, suite: &mut Suite) {
                 port,
                 &work.join("secrets"),
                 work.join("backups"),
-            );
-            ensure!(
-                other.project != stack.project && other.secrets != stack.secrets,
-                "both flavours use project {} and {}",
-                stack.project,
-                stack.secrets.display()
-            );
-            let listed = other.compose(sh, &["ps", "--all", "--quiet"]).read()?;
-            ensure!(
-                listed.is_empty(),
-                "`status` of project {} lists containers: {listed}",
-                other.project
             );
             other.down(sh, true)?;
             let running = stack.running(sh)?;
@@ -186,13 +189,14 @@ fn stack_checks(ctx: &Ctx, suite: &mut Suite) {
                 "the volumes of {} are not its own: {volumes:?}",
                 stack.project
             );
-            still_there(sh, &stack, &fixture)
+            still_there(sh, stack, fixture)
         },
     );
-    contracts::run(sh, suite, &stack);
-    suite.check(
+    contracts::run(sh, suite, up.clone());
+    let _ = suite.after(
+        up.clone(),
         "redmine: PostgreSQL logs no failed login of its own healthcheck",
-        || {
+        |stack| {
             // By now the healthcheck has run every 2 s for minutes. One that names no role, or a
             // role that does not exist, leaves a FATAL line in the log each time.
             let db = stack.container(sh, "db")?;
@@ -211,14 +215,19 @@ fn stack_checks(ctx: &Ctx, suite: &mut Suite) {
             Ok(())
         },
     );
-    suite.check("redmine: data survives down + up", || {
-        stack.down(sh, false)?;
-        stack.up(sh)?;
-        still_there(sh, &stack, &fixture)
-    });
-    suite.check(
+    let _ = suite.after(
+        fixed.clone(),
+        "redmine: data survives down + up",
+        |(stack, _, fixture)| {
+            stack.down(sh, false)?;
+            stack.up(sh)?;
+            still_there(sh, stack, fixture)
+        },
+    );
+    let _ = suite.after(
+        fixed.clone(),
         "redmine: data survives a rebuild of the Redmine image",
-        || {
+        |(stack, _, fixture)| {
             let before = stack.image(sh)?;
             // A new revision label is a real rebuild (a new image, a new container) at the cost of
             // one metadata layer.
@@ -232,76 +241,88 @@ fn stack_checks(ctx: &Ctx, suite: &mut Suite) {
                 before != after,
                 "the container still runs the old image {before}"
             );
-            still_there(sh, &stack, &fixture)
+            still_there(sh, stack, fixture)
         },
     );
     for service in ["redmine", "db"] {
-        suite.check(
+        let _ = suite.after(
+            fixed.clone(),
             &format!("redmine: data survives docker kill of {service} + up"),
-            || {
+            |(stack, _, fixture)| {
                 let id = stack.container(sh, service)?;
                 Docker::local(sh).run(&["kill", &id])?;
                 stack.up(sh)?;
-                still_there(sh, &stack, &fixture)
+                still_there(sh, stack, fixture)
             },
         );
     }
-    let Some(backup) = suite.check("redmine: backup writes a dump and the attachments", || {
-        stack.backup(sh)
-    }) else {
-        return;
-    };
-    suite.check(
+    let backup = suite.after(
+        fixed.clone(),
+        "redmine: backup writes a dump and the attachments",
+        |(stack, _, _)| stack.backup(sh),
+    );
+    let _ = suite.after(
+        fixed.clone().and(backup.as_ref()),
         "redmine: backup, down --volumes, up, restore brings it all back",
-        || {
+        |((stack, password, fixture), backup)| {
             stack.down(sh, true)?;
             stack.up(sh)?;
-            let api = Api::new(&base, "admin", &password);
+            let api = Api::new(&stack.url(), "admin", password);
             ensure!(
                 api.get(&format!("/issues/{}.json", fixture.issue))?.status == 404,
                 "the issue is there before the restore: the volumes were not new"
             );
-            stack.restore(sh, &backup)?;
-            still_there(sh, &stack, &fixture)
+            stack.restore(sh, backup)?;
+            still_there(sh, stack, fixture)
         },
     );
-    suite.check(
+    let _ = suite.after(
+        fixed.clone(),
         "redmine: restore of a missing file fails clearly, changes nothing",
-        || {
+        |(stack, _, fixture)| {
             let missing = stack.backups.join("no-such-backup.tar.gz");
             fails_saying(stack.restore(sh, &missing), "no backup file")?;
-            still_there(sh, &stack, &fixture)
+            still_there(sh, stack, fixture)
         },
     );
-    suite.check(
+    let _ = suite.after(
+        fixed.and(backup.as_ref()),
         "redmine: restore of a corrupt file fails clearly, changes nothing",
-        || {
+        |((stack, _, fixture), backup)| {
             let corrupt = stack.backups.join("corrupt.tar.gz");
-            let mut bytes = std::fs::read(&backup)?;
+            let mut bytes = std::fs::read(backup)?;
             bytes.truncate(bytes.len() / 2);
             std::fs::write(&corrupt, bytes)?;
             fails_saying(stack.restore(sh, &corrupt), "not a Redmine backup")?;
-            still_there(sh, &stack, &fixture)
+            still_there(sh, stack, fixture)
         },
     );
-    upgrade::checks(sh, suite, &stack);
-    suite.check("redmine: up on a taken port fails clearly", || {
-        let taken = std::net::TcpListener::bind("0.0.0.0:0")?;
-        let other = Stack {
-            project: "dockerlab-redmine-test-port".into(),
-            port: taken.local_addr()?.port(),
-            ..stack.clone()
-        };
-        let up = other.up(sh);
-        if up.is_ok() {
-            let _ = other.down(sh, true);
-        }
-        fails_saying(up, "already taken")
-    });
-    suite.check("redmine: backup of a stopped stack fails clearly", || {
-        stack.down(sh, false)?;
-        fails_saying(stack.backup(sh), "not running")
-    });
+    upgrade::checks(sh, suite, up.clone());
+    let _ = suite.after(
+        up.clone(),
+        "redmine: up on a taken port fails clearly",
+        |stack| {
+            let taken = std::net::TcpListener::bind("0.0.0.0:0")?;
+            let other = Stack {
+                project: "dockerlab-redmine-test-port".into(),
+                port: taken.local_addr()?.port(),
+                ..(*stack).clone()
+            };
+            let up = other.up(sh);
+            if up.is_ok() {
+                let _ = other.down(sh, true);
+            }
+            fails_saying(up, "already taken")
+        },
+    );
+    let _ = suite.after(
+        up,
+        "redmine: backup of a stopped stack fails clearly",
+        |stack| {
+            stack.down(sh, false)?;
+            fails_saying(stack.backup(sh), "not running")
+        },
+    );
 }
 
 fn theme_selected(base: &str, password: &str) -> Result<bool> {

@@ -10,42 +10,42 @@ use xshell::{cmd, Shell};
 
 use super::Stack;
 use crate::docker::{self, Container, Docker};
-use crate::harness::Suite;
+use crate::harness::{Got, Suite};
 use crate::scratch::Scratch;
 use crate::testkit::web;
 
 /// The containers these checks start, removed at the end of each.
 const PREFIX: &str = "dockerlab-redmine-test-contract";
 
-pub fn run(sh: &Shell, suite: &mut Suite, stack: &Stack) {
-    let Some((db, redmine)) = suite.check("redmine: the stack's two images", || {
+pub fn run(sh: &Shell, suite: &mut Suite, stack: Got<&Stack>) {
+    let images = suite.after(stack.clone(), "redmine: the stack's two images", |stack| {
         Ok((stack.service_image(sh, "db")?, stack.image(sh)?))
-    }) else {
-        return;
-    };
-    suite.check(
+    });
+    let _ = suite.after(
+        stack.clone().and(images.as_ref()),
         "redmine: the images run the majors the upstream flavour pins (Redmine, PostgreSQL), \
          PostgreSQL as uid 70",
-        || majors(sh, stack, &db, &redmine),
+        |(stack, (db, redmine))| majors(sh, stack, db, redmine),
     );
-    suite.check(
+    let _ = suite.after(
+        images.as_ref(),
         "redmine: database init scripts (*.sql, *.sh, *.sql.gz) run once, in order, on a new data directory",
-        || init_scripts(sh, &db),
+        |(db, _)| init_scripts(sh, db),
     );
-    for (image, set) in [
+    for (db, set) in [
         (
-            &db,
+            true,
             ["POSTGRES_PASSWORD=a", "POSTGRES_PASSWORD_FILE=/dev/null"],
         ),
         (
-            &redmine,
+            false,
             [
                 "REDMINE_ADMIN_PASSWORD=a",
                 "REDMINE_ADMIN_PASSWORD_FILE=/dev/null",
             ],
         ),
         (
-            &redmine,
+            false,
             [
                 "REDMINE_DB_PASSWORD=a",
                 "REDMINE_DB_PASSWORD_FILE=/dev/null",
@@ -53,14 +53,16 @@ pub fn run(sh: &Shell, suite: &mut Suite, stack: &Stack) {
         ),
     ] {
         let var = set[0].split('=').next().unwrap_or_default();
-        suite.check(
+        let _ = suite.after(
+            images.as_ref(),
             &format!("redmine: {var} and {var}_FILE both set fail with one clear line"),
-            || both_set(sh, image, &set),
+            |(db_image, redmine)| both_set(sh, if db { db_image } else { redmine }, &set),
         );
     }
-    suite.check(
+    let _ = suite.after(
+        images.as_ref(),
         "redmine: with no database configured the image serves on SQLite, kept in a volume",
-        || sqlite(sh, &redmine),
+        |(_, redmine)| sqlite(sh, redmine),
     );
 }
 

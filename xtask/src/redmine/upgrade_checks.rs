@@ -8,7 +8,7 @@ use xshell::{cmd, Shell};
 
 use super::Stack;
 use crate::docker;
-use crate::harness::{fails_saying, Suite};
+use crate::harness::{fails_saying, Got, Suite};
 use crate::scratch::Scratch;
 use crate::testkit::web::{self, Api};
 
@@ -17,26 +17,26 @@ const FIXTURE: &str = "redmine/fixtures/redmine-5.0.4-postgres-15.tar.gz";
 const ADMIN_PASSWORD: &str = "4517b440baa6f30cf4093ee8776c58098bdf";
 const ATTACHMENT_SHA256: &str = "303e9be71daf5cdb4f1ed88f5392aec5b58670f3e622eeec2ea146b4ea237565";
 
-pub fn checks(sh: &Shell, suite: &mut Suite, stack: &Stack) {
+pub fn checks(sh: &Shell, suite: &mut Suite, stack: Got<&Stack>) {
     let fixture = docker::project_root().join(FIXTURE);
-    let restored = suite.check(
+    let restored = suite.after(
+        stack,
         "redmine: a Redmine 5.0 / PostgreSQL 15 backup restores, is migrated, and every object \
          is there",
-        || {
+        |stack| {
             let migrated = stack.restore(sh, &fixture)?;
             ensure!(
                 migrated,
                 "the restore did not say that Redmine migrated the database"
             );
-            fixture_is_there(sh, stack)
+            fixture_is_there(sh, stack)?;
+            Ok(stack)
         },
     );
-    if restored.is_none() {
-        return;
-    }
-    suite.check(
+    let _ = suite.after(
+        restored,
         "redmine: a dump of a newer PostgreSQL major is refused with one line, nothing changed",
-        || {
+        |stack| {
             // No PostgreSQL 18 can be had here: a copy of the fixture whose dump's header claims
             // it was dumped from 18.20 (the same number of bytes as 15.20) stands in for one.
             let work = Scratch::at(stack.backups.join(".newer-major"))?;

@@ -22,15 +22,6 @@ pub fn run(ctx: &Ctx, t: &mut Table) -> Result<()> {
         "rolling update of Redmine (2 tasks) → converged",
         "rolling update: failed requests of a client every 100 ms",
     ];
-    if ctx.plan.quick {
-        for figure in figures {
-            t.not_measured(
-                figure,
-                "full runs only (minutes per run); `cargo xtask test --only swarm` runs the same steps",
-            );
-        }
-        return Ok(());
-    }
     let run = |args: &[&str]| -> Result<()> {
         ctx.run
             .xtask(args)?

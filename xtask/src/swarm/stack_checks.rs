@@ -11,7 +11,7 @@ use xshell::{cmd, Shell};
 use super::local::{self as cluster, node_name, LABEL};
 use crate::ctx::Ctx;
 use crate::docker::Docker;
-use crate::harness::{xtask, Suite};
+use crate::harness::{xtask, Got, Suite};
 use crate::scratch::{random_hex, Scratch};
 use crate::testkit::load::Load;
 use crate::testkit::tasks::{self, manager, Task};
@@ -37,47 +37,51 @@ pub(super) fn admin_password(ctx: &Ctx) -> Result<String> {
 }
 
 /// Everything that needs the stack running.
-pub fn run(ctx: &Ctx, suite: &mut Suite) {
+pub fn run(ctx: &Ctx, suite: &mut Suite, deployed: Got<&()>) {
     let sh = &ctx.sh;
-    suite.check(
+    let _ = suite.after(
+        deployed.clone(),
         "swarm: services carry compose.yaml's settings and stack.yaml's Swarm ones",
-        || settings_merged(ctx),
+        |_| settings_merged(ctx),
     );
-    suite.check(
+    let _ = suite.after(
+        deployed.clone(),
         "swarm: Redmine tasks run on two nodes; each served requests",
-        || {
+        |_| {
             let redmine = tasks::running(sh, REDMINE)?;
             let nodes: BTreeSet<&str> = redmine.iter().map(|t| t.node.as_str()).collect();
             ensure!(redmine.len() == 2 && nodes.len() == 2, "tasks: {redmine:?}");
             served_by_each(sh, &redmine)
         },
     );
-    let Some(password) = suite.check(
+    let fixture = suite.after(
+        deployed.clone(),
         "swarm: project, issue and attachment through the front door",
-        || {
+        |_| {
             let password = admin_password(ctx)?;
             let fixture = create_fixture(sh, &front_door(sh)?, &password)?;
             Ok((password, fixture))
         },
-    ) else {
-        return;
-    };
-    let (password, fixture) = password;
-    suite.check(
+    );
+    let _ = suite.after(
+        fixture.as_ref(),
         "swarm: the attachment downloads through every Redmine task",
-        || attachment_everywhere(sh, &password, &fixture),
+        |(password, fixture)| attachment_everywhere(sh, password, fixture),
     );
-    suite.check(
+    let _ = suite.after(
+        fixture.as_ref(),
         "swarm: `redmine backup --swarm` holds the database dump and the attachment",
-        || backup(ctx, &fixture),
+        |(_, fixture)| backup(ctx, fixture),
     );
-    suite.check(
+    let _ = suite.after(
+        deployed.clone(),
         "swarm: rolling update to a new theme: no failed request, new CSS served",
-        || rolling_update(ctx),
+        |_| rolling_update(ctx),
     );
-    suite.check(
+    let _ = suite.after(
+        deployed.clone(),
         "swarm: a killed Redmine task is replaced; short error window",
-        || {
+        |_| {
             let victim = tasks::running(sh, REDMINE)?
                 .into_iter()
                 .next()
@@ -90,9 +94,10 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             )
         },
     );
-    suite.check(
+    let _ = suite.after(
+        deployed.clone(),
         "swarm: draining a worker moves its tasks; short error window",
-        || {
+        |_| {
             let worker = tasks::running(sh, REDMINE)?
                 .into_iter()
                 .map(|t| t.node)
@@ -121,15 +126,19 @@ pub fn run(ctx: &Ctx, suite: &mut Suite) {
             Ok(())
         },
     );
-    suite.check("swarm: after the failures, nothing is lost", || {
-        let running = tasks::running(sh, REDMINE)?;
-        ensure!(running.len() == 2, "Redmine runs {} tasks", running.len());
-        let base = front_door(sh)?;
-        let api = Api::new(&base, "admin", &password);
-        let issue = api.get(&format!("/issues/{}.json", fixture.issue))?;
-        ensure!(issue.status == 200, "the issue: status {}", issue.status);
-        attachment_everywhere(sh, &password, &fixture)
-    });
+    let _ = suite.after(
+        fixture.as_ref(),
+        "swarm: after the failures, nothing is lost",
+        |(password, fixture)| {
+            let running = tasks::running(sh, REDMINE)?;
+            ensure!(running.len() == 2, "Redmine runs {} tasks", running.len());
+            let base = front_door(sh)?;
+            let api = Api::new(&base, "admin", password);
+            let issue = api.get(&format!("/issues/{}.json", fixture.issue))?;
+            ensure!(issue.status == 200, "the issue: status {}", issue.status);
+            attachment_everywhere(sh, password, fixture)
+        },
+    );
 }
 
 /// The running Redmine service has compose.yaml's environment and healthcheck (as `docker

@@ -1,11 +1,12 @@
 //! `cargo xtask test`: every check of the project, hermetic and against a real Docker engine,
-//! ending with the line `N passed, N failed`.
+//! ending with the line `N passed, N failed, N skipped`.
 
 use anyhow::{Context, Result};
 use clap::Args;
 use xshell::cmd;
 
 mod checks;
+mod meta;
 
 use crate::ctx::Ctx;
 use crate::harness::Suite;
@@ -14,8 +15,8 @@ use crate::{answers, bench, docker, kernel, lint, nginx, push, redmine, swarm};
 /// Run every test: `cargo test`, linters, and the checks against a real Docker engine.
 #[derive(Args)]
 pub struct Test {
-    /// Run only this group (unit, lint, report, nginx, flavour, push, redmine, swarm, answers,
-    /// kernel, bench).
+    /// Run only this group (unit, lint, report, meta, nginx, flavour, push, redmine, swarm,
+    /// answers, kernel, bench).
     #[arg(long, value_name = "GROUP")]
     only: Option<String>,
 }
@@ -24,12 +25,13 @@ pub struct Test {
 type Group = (&'static str, fn(&Ctx, &mut Suite));
 
 /// The groups that need no Docker engine.
-const HERMETIC: &[&str] = &["unit", "lint", "report"];
+const HERMETIC: &[&str] = &["unit", "lint", "report", "meta"];
 
 const GROUPS: &[Group] = &[
     ("unit", unit),
     ("lint", lint::run),
     ("report", checks::run),
+    ("meta", meta::run),
     ("nginx", nginx::checks::run),
     ("flavour", nginx::checks::flavour_choice),
     ("push", push::checks::run),
@@ -45,17 +47,18 @@ impl Test {
         let sh = &ctx.sh;
         let selected = select(self.only.as_deref())?;
         let mut suite = Suite::new(ctx.verbose)?;
-        let mut engine_checked = false;
+        let mut engine = None;
         for (name, group) in selected {
             // The hermetic groups come first and need no engine.
-            if !HERMETIC.contains(name) && !engine_checked {
-                engine_checked = true;
-                // Without an engine every later check would fail for the same reason: say it once, loudly.
-                if suite
-                    .check("docker engine is reachable", || docker::engine(sh))
-                    .is_none()
-                {
-                    break;
+            if !HERMETIC.contains(name) {
+                // Without an engine every later check would fail for the same reason: say it
+                // once, loudly, and each group that needed it is skipped with that reason.
+                let engine = engine.get_or_insert_with(|| {
+                    suite.check("docker engine is reachable", || docker::engine(sh))
+                });
+                if let Some(needs) = engine.needs() {
+                    suite.skip(&format!("group {name}"), &needs);
+                    continue;
                 }
             }
             suite.group(name)?;
