@@ -93,16 +93,7 @@ impl Stack {
         let dumped = dumped_major(&String::from_utf8_lossy(&listing.stdout))
             .with_context(|| format!("{}: its db.dump names no server version", file.display()))?;
         let server = self
-            .compose(
-                sh,
-                &["exec", "-T", "db", "psql", &user, "--dbname=postgres"],
-            )
-            .args([
-                "--tuples-only",
-                "--no-align",
-                "--command",
-                "SHOW server_version_num",
-            ])
+            .psql(sh, "postgres", "SHOW server_version_num")
             .quiet()
             .read()?;
         let server: u32 = server
@@ -118,22 +109,7 @@ impl Stack {
         );
 
         let staged = format!("{DB}_restore");
-        let psql = |sql: &str| {
-            self.compose(
-                sh,
-                &[
-                    "exec",
-                    "-T",
-                    "db",
-                    "psql",
-                    &user,
-                    "--dbname=postgres",
-                    "--quiet",
-                ],
-            )
-            .args(["--set=ON_ERROR_STOP=1", "--command", sql])
-            .run()
-        };
+        let psql = |sql: &str| self.psql(sh, "postgres", sql).run();
         psql(&format!("DROP DATABASE IF EXISTS {staged}"))?;
         psql(&format!("CREATE DATABASE {staged}"))?;
         let loaded = self

@@ -428,23 +428,7 @@ fn plugins_work(sh: &Shell, stack: &Stack) -> Result<()> {
     );
     let sql = "SELECT to_regclass('dockerlab_notes') IS NOT NULL AND EXISTS \
                (SELECT 1 FROM schema_migrations WHERE version = '1-dockerlab_notes')";
-    let user = format!("--username={}", super::stack::DB);
-    let migrated = stack
-        .compose(
-            sh,
-            &[
-                "exec",
-                "-T",
-                "db",
-                "psql",
-                &user,
-                "--tuples-only",
-                "--no-align",
-            ],
-        )
-        .args(["--command", sql])
-        .quiet()
-        .read()?;
+    let migrated = stack.psql(sh, super::stack::DB, sql).quiet().read()?;
     ensure!(
         migrated.trim() == "t",
         "the notes plugin's migration is not applied (table dockerlab_notes, version 1-dockerlab_notes)"

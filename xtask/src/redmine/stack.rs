@@ -242,6 +242,21 @@ impl Stack {
         Ok(Docker::local(sh).container(&id)?.image)
     }
 
+    /// `psql` in the db container, as the stack's role, on `database`, stopping at the first
+    /// error: `sql` is one command; its rows come back bare (no header, no alignment).
+    pub fn psql<'a>(&self, sh: &'a Shell, database: &str, sql: &str) -> xshell::Cmd<'a> {
+        let user = format!("--username={DB}");
+        let database = format!("--dbname={database}");
+        self.compose(sh, &["exec", "-T", "db", "psql", &user, &database])
+            .args([
+                "--set=ON_ERROR_STOP=1",
+                "--tuples-only",
+                "--no-align",
+                "--quiet",
+            ])
+            .args(["--command", sql])
+    }
+
     /// The id of `service`'s container in this project.
     pub fn container(&self, sh: &Shell, service: &str) -> Result<String> {
         let id = self.compose(sh, &["ps", "--quiet", service]).read()?;
