@@ -396,11 +396,29 @@ fn rolling_update(ctx: &Ctx) -> Result<()> {
         report.summary()
     );
     ensure!(out?.status.success(), "the deploy of the new image failed");
-    ensure!(
-        report.failures.is_empty(),
-        "failed requests: {}",
-        report.summary()
-    );
+    if !report.failures.is_empty() {
+        // What Redmine and the front door logged of it: the error answers and errors.
+        let mut logged = Vec::new();
+        for service in [REDMINE, WEB] {
+            let out = manager(sh, &["service", "logs", "--raw", "--tail", "300", service])
+                .ignore_status()
+                .output()?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            logged.extend(
+                text.lines()
+                    .filter(|l| {
+                        l.contains("Completed 5") || l.contains("rror") || l.contains("\" 5")
+                    })
+                    .map(str::to_string),
+            );
+        }
+        bail!(
+            "failed requests: {}; logged: {}",
+            report.summary(),
+            logged[logged.len().saturating_sub(6)..].join(" | ")
+        );
+    }
     let page = crate::http::get(&url)?;
     let href = page
         .body
